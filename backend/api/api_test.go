@@ -1,0 +1,105 @@
+package api
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	vals := []float32{0, -1.5, 3.25, float32(math.Inf(1)), 1e-30}
+	h := FrameHeader{Kind: "map", ID: "r7", Subject: 2, Hemi: "rh", MapKind: "predicted", Count: len(vals), Min: -1.5, Max: 3.25}
+	b, err := EncodeFrame(h, Float32sToBytes(vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, payload, err := DecodeFrame(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != h {
+		t.Fatalf("header %+v, want %+v", got, h)
+	}
+	back, err := BytesToFloat32s(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range vals {
+		if math.Float32bits(back[i]) != math.Float32bits(vals[i]) {
+			t.Fatalf("value %d = %v, want %v", i, back[i], vals[i])
+		}
+	}
+	ints := []int32{0, 5, -7, 163841}
+	bi, err := BytesToInt32s(Int32sToBytes(ints))
+	if err != nil || len(bi) != 4 || bi[3] != 163841 || bi[2] != -7 {
+		t.Fatalf("int32 round trip: %v %v", bi, err)
+	}
+}
+
+func TestDecodeFrameErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"short length", []byte{0, 0}},
+		{"length past end", []byte{0, 0, 0, 10, '{', '}'}},
+		{"huge length", []byte{0x7f, 0, 0, 0}},
+		{"not json", []byte{0, 0, 0, 2, 'x', 'y'}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := DecodeFrame(tc.b); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+	if _, err := BytesToFloat32s([]byte{1, 2, 3}); err == nil {
+		t.Fatal("odd float payload accepted")
+	}
+}
+
+func TestDecodeMessage(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		code string
+	}{
+		{`{"type":"hello","version":1}`, ""},
+		{`{"type":"hello","version":2}`, CodeBadVersion},
+		{`{"type":"hello"}`, CodeBadVersion},
+		{`{"version":1}`, CodeBadMessage},
+		{`{not json`, CodeBadMessage},
+	} {
+		m, err := DecodeMessage([]byte(tc.in))
+		var pe *Error
+		switch {
+		case tc.code == "" && err != nil:
+			t.Errorf("%s: %v", tc.in, err)
+		case tc.code == "" && m.Type != "hello":
+			t.Errorf("%s: type %q", tc.in, m.Type)
+		case tc.code != "" && (!errors.As(err, &pe) || pe.Code != tc.code):
+			t.Errorf("%s: error %v, want code %s", tc.in, err, tc.code)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	b, _ := EncodeFrame(FrameHeader{Kind: "image", ID: "1"}, []byte{1, 2, 3})
+	f.Add(b)
+	f.Add([]byte(`{"type":"predict","version":1,"id":"a","subject":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, p, err := DecodeFrame(b)
+		if err == nil {
+			if len(p) > len(b) {
+				t.Fatal("payload longer than frame")
+			}
+			// A header that decoded must survive a round trip unchanged.
+			if b2, err := EncodeFrame(h, p); err == nil {
+				h2, _, err := DecodeFrame(b2)
+				if err != nil || h2 != h {
+					t.Fatalf("round trip: %+v -> %+v, %v", h, h2, err)
+				}
+			}
+		}
+		_, _ = DecodeMessage(b)
+	})
+}
