@@ -26,6 +26,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -136,7 +139,7 @@ func (a *Array) Len() int {
 // otherwise the payload is read in growing chunks so that a header that
 // lies costs memory only in proportion to the bytes actually present.
 func Decode(r io.Reader) (*Array, error) {
-	a, err := decode(r, remaining(r))
+	a, err := decode(r, remaining(r), nil)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
@@ -162,8 +165,10 @@ func remaining(r io.Reader) int64 {
 	return -1
 }
 
-// decode reads an array; size is the number of bytes r holds, or -1.
-func decode(r io.Reader, size int64) (*Array, error) {
+// decode reads an array; size is the number of bytes r holds, or -1. When
+// ra is not nil, it reads the same bytes as r from offset 0, and a large
+// payload is read from it in parallel.
+func decode(r io.Reader, size int64, ra io.ReaderAt) (*Array, error) {
 	var pre [10]byte
 	if _, err := io.ReadFull(r, pre[:8]); err != nil {
 		return nil, fmt.Errorf("%w: reading magic: %w", ErrFormat, err)
@@ -223,7 +228,12 @@ func decode(r io.Reader, size int64) (*Array, error) {
 	if size >= 0 && size-consumed < need {
 		return nil, fmt.Errorf("%w: payload has %d bytes, header shape %s %s needs %d", ErrTruncated, size-consumed, shapeRepr(h.shape), h.descr, need)
 	}
-	data, err := readPayload(r, int(need), size >= 0)
+	var data []byte
+	if ra != nil && size >= 0 && need >= parallelMin {
+		data, err = readParallel(ra, consumed, int(need))
+	} else {
+		data, err = readPayload(r, int(need), size >= 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload has %d bytes, header shape %s %s needs %d", ErrTruncated, len(data), shapeRepr(h.shape), h.descr, need)
 	}
@@ -267,6 +277,52 @@ func readPayload(r io.Reader, n int, known bool) ([]byte, error) {
 		if err != nil {
 			return buf[:got], err
 		}
+	}
+	return buf, nil
+}
+
+// parallelMin is the payload size from which files are read by several
+// goroutines: copying from the page cache and faulting in fresh memory then
+// use more than one core.
+const parallelMin = 64 << 20
+
+// readParallel reads n bytes at offset off of ra with up to GOMAXPROCS (at
+// most 4) concurrent ReadAt calls of 16 MiB blocks.
+func readParallel(ra io.ReaderAt, off int64, n int) ([]byte, error) {
+	buf := alignedBytes(n)
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	blocks := (n + chunk - 1) / chunk
+	var (
+		wg      sync.WaitGroup
+		next    atomic.Int64
+		mu      sync.Mutex
+		short   = n // smallest offset where a read came up short
+		lastErr error
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= blocks {
+					return
+				}
+				lo, hi := i*chunk, min((i+1)*chunk, n)
+				m, err := ra.ReadAt(buf[lo:hi], off+int64(lo))
+				if err != nil && m < hi-lo {
+					mu.Lock()
+					if lo+m < short {
+						short, lastErr = lo+m, err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if lastErr != nil {
+		return buf[:short], lastErr
 	}
 	return buf, nil
 }
@@ -546,7 +602,7 @@ func open(path string) (*Array, error) {
 	if st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	a, err := decode(f, size)
+	a, err := decode(f, size, f)
 	if err != nil {
 		return nil, fmt.Errorf("npy: file %s: %w", path, err)
 	}
