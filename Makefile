@@ -1,0 +1,73 @@
+# cortexcast — `make run` builds everything, prepares the simulated default and serves the
+# viewer on http://127.0.0.1:8080; `make test` runs every check CI runs.
+
+GO      ?= go
+BIN     := bin/cortexcast
+WEB     := build/web
+DATA    ?= data
+ADDR    ?= 127.0.0.1:8080
+GOROOT  := $(shell $(GO) env GOROOT)
+TAGS    := $(if $(XLA),-tags xla,)
+# Debian packages: chromium for the browser tests, the X11/GL headers that Ebiten's native
+# build needs for `go vet`/`go test` of the viewer, python3 for the fixture scripts.
+TEST_DEBS := chromium libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
+
+.PHONY: all build wasm run demo test test-deps vet unit fuzz browser bench clean fixtures
+
+all: build
+
+build: $(BIN) wasm
+
+$(BIN): FORCE
+	@mkdir -p bin
+	$(GO) build $(TAGS) -o $(BIN) ./backend/cmd/cortexcast
+
+wasm:
+	@mkdir -p $(WEB)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WEB)/cortexcast.wasm ./wasm
+	cp $(GOROOT)/lib/wasm/wasm_exec.js $(WEB)/wasm_exec.js
+	cp wasm/index.html $(WEB)/index.html
+
+run: build
+	$(BIN) demo --data $(DATA) --addr $(ADDR) --web $(WEB)
+
+# test-deps installs what the tests need and is missing, with apt-get when root.
+test-deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (install them with apt-get as root)"; exit 1; fi; \
+	fi
+
+vet: test-deps
+	@test -z "$$(gofmt -l backend meshes viewer wasm)" || { gofmt -l backend meshes viewer wasm; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./viewer ./meshes ./backend/api
+
+unit: test-deps
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./backend/server/ ./backend/api/
+
+# Each fuzz target runs briefly; what they find becomes a testdata/fuzz case.
+FUZZ_TIME ?= 5s
+fuzz:
+	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' backend meshes viewer wasm | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec/*_test.go | sed 's/func //'); do \
+	    echo "fuzz $$spec $$f"; $(GO) test ./$$spec -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_TIME) >/dev/null || { echo "fuzz $$spec $$f failed"; exit 1; }; \
+	  done; done
+
+test: vet wasm unit fuzz
+	@echo "make test: all checks passed"
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./backend/... ./meshes/ ./viewer/
+
+# fixtures regenerates the committed test fixtures with Debian's python3 packages.
+fixtures:
+	@for s in scripts/fixtures/*.py; do echo "$$s"; /usr/bin/python3 $$s || exit 1; done
+
+clean:
+	rm -rf bin build testout
+
+FORCE:

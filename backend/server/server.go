@@ -1,0 +1,243 @@
+// Package server serves the cortexcast viewer over HTTP and answers its websocket: a viewer
+// uploads an image, the server decodes it safely, predicts the cortical response with the
+// loaded encoding model and sends back one float32 map per hemisphere in challenge-vertex
+// space.
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"cortexcast/backend/imageio"
+)
+
+// Predictor turns a decoded image into one response map per hemisphere (lh, rh) for a
+// subject, each in that subject's challenge-vertex order.
+type Predictor func(ctx context.Context, subject int, img image.Image) ([2][]float32, error)
+
+// Subject is what the server knows of one subject.
+type Subject struct {
+	ID int
+	// Vertices are the challenge vertices per hemisphere (lh, rh) as fsaverage indices.
+	Vertices [2][]int32
+}
+
+// Config is everything a Server needs.
+type Config struct {
+	// WebDir holds index.html, wasm_exec.js and cortexcast.wasm.
+	WebDir string
+	// MeshName names the bundle ("fsaverage5"); MeshBundle is its encoded bytes.
+	MeshName   string
+	MeshBundle []byte
+	// MeshVertices is the number of vertices per hemisphere of the bundle's mesh.
+	MeshVertices int
+
+	Subjects  []Subject
+	Predict   Predictor
+	Model     string // model name shown to viewers
+	Features  string // feature extractor id
+	Dataset   string // dataset description
+	Simulated bool
+
+	// AllowedOrigins lists extra origins (scheme://host:port) allowed to open /ws besides
+	// the server's own.
+	AllowedOrigins []string
+	// ImageLimits bound uploads; zero means imageio.DefaultLimits().
+	ImageLimits imageio.Limits
+	// PredictTimeout bounds decoding plus prediction of one upload; zero means 10 s.
+	PredictTimeout time.Duration
+	// MaxConcurrent bounds predictions running at once across all viewers; zero means GOMAXPROCS.
+	MaxConcurrent int
+
+	Log *slog.Logger
+}
+
+// Server is the HTTP and websocket server.
+type Server struct {
+	cfg      Config
+	meshGz   []byte
+	slots    chan struct{}
+	subjects map[int]Subject
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	viewers int
+}
+
+// New checks cfg and prepares a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Predict == nil {
+		return nil, errors.New("server: no predictor")
+	}
+	if len(cfg.Subjects) == 0 {
+		return nil, errors.New("server: no subjects")
+	}
+	if cfg.ImageLimits == (imageio.Limits{}) {
+		cfg.ImageLimits = imageio.DefaultLimits()
+	}
+	if cfg.PredictTimeout == 0 {
+		cfg.PredictTimeout = 10 * time.Second
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.WebDir, "index.html")); err != nil {
+		return nil, fmt.Errorf("server: web directory %q has no index.html (run `make build`): %w", cfg.WebDir, err)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if _, err := zw.Write(cfg.MeshBundle); err != nil {
+		return nil, fmt.Errorf("server: compress mesh bundle: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("server: compress mesh bundle: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg,
+		meshGz:   gz.Bytes(),
+		slots:    make(chan struct{}, cfg.MaxConcurrent),
+		subjects: make(map[int]Subject, len(cfg.Subjects)),
+		log:      cfg.Log,
+	}
+	for _, sub := range cfg.Subjects {
+		s.subjects[sub.ID] = sub
+	}
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /meshes/{name}", s.serveMesh)
+	mux.HandleFunc("GET /ws", s.serveWS)
+	mux.HandleFunc("GET /{file...}", s.serveStatic)
+	return securityHeaders(mux)
+}
+
+// webFiles are the only files served from WebDir, with their content types: nothing else
+// in that directory, and no path outside it, can be reached.
+var webFiles = map[string]string{
+	"index.html":      "text/html; charset=utf-8",
+	"wasm_exec.js":    "text/javascript; charset=utf-8",
+	"cortexcast.wasm": "application/wasm",
+}
+
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if name == "" {
+		name = "index.html"
+	}
+	ctype, ok := webFiles[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(filepath.Join(s.cfg.WebDir, name))
+	if err != nil {
+		http.Error(w, "missing build output "+name+" (run `make build`)", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+func (s *Server) serveMesh(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("name") != s.cfg.MeshName+".bundle" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(s.meshGz)
+		return
+	}
+	w.Write(s.cfg.MeshBundle)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		// wasm needs 'wasm-unsafe-eval'; the page's inline bootstrap script needs 'unsafe-inline'.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; "+
+			"img-src 'self' blob: data:; connect-src 'self'; style-src 'self' 'unsafe-inline'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// checkOrigin allows browsers on the server's own host and the configured origins; clients
+// that send no Origin (not browsers) are allowed.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListenAndServe serves on addr until ctx is cancelled, then shuts down gracefully. ready,
+// if not nil, receives the bound address once listening.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	// Request contexts derive from ctx, so open websockets close when ctx is cancelled.
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"math"
+	"slices"
+)
+
+// toMesh places a map given in challenge-vertex order onto a mesh of n vertices per
+// hemisphere. idx holds the fsaverage index of each challenge vertex; fsaverage5's vertices
+// are the first 10,242 of fsaverage's, so challenge vertices with larger indices are not on
+// the mesh. Mesh vertices without a value are NaN (the viewer shows the underlay there).
+func toMesh(vals []float32, idx []int32, n int) []float32 {
+	out := make([]float32, n)
+	nan := float32(math.NaN())
+	for i := range out {
+		out[i] = nan
+	}
+	for j, v := range vals {
+		if j >= len(idx) {
+			break
+		}
+		if k := int(idx[j]); k >= 0 && k < n {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// symmetricLimit returns the 98th percentile of |value| over the finite values of both
+// hemispheres: a color range that one outlier vertex cannot flatten. It is 1 when no value
+// is finite or all are zero.
+func symmetricLimit(maps [2][]float32) float32 {
+	var abs []float32
+	for _, m := range maps {
+		for _, v := range m {
+			if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+				abs = append(abs, float32(math.Abs(float64(v))))
+			}
+		}
+	}
+	if len(abs) == 0 {
+		return 1
+	}
+	slices.Sort(abs)
+	lim := abs[int(0.98*float64(len(abs)-1))]
+	if lim <= 0 {
+		lim = abs[len(abs)-1]
+	}
+	if lim <= 0 {
+		return 1
+	}
+	return lim
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"math"
+	"testing"
+)
+
+func TestToMesh(t *testing.T) {
+	got := toMesh([]float32{1, 2, 3, 4}, []int32{0, 3, 5, 12}, 6)
+	want := []float32{1, nan(), nan(), 2, nan(), 3}
+	for i := range want {
+		if !(got[i] == want[i] || (math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i])))) {
+			t.Fatalf("vertex %d = %v, want %v (all %v)", i, got[i], want[i], got)
+		}
+	}
+}
+
+func nan() float32 { return float32(math.NaN()) }
+
+func TestSymmetricLimit(t *testing.T) {
+	var lh []float32
+	for i := range 100 {
+		lh = append(lh, float32(i)-49.5) // |v| from 0.5 to 49.5
+	}
+	rh := []float32{nan(), float32(math.Inf(1)), 1000} // one outlier
+	got := symmetricLimit([2][]float32{lh, rh})
+	// 101 finite values; index int(0.98*100) = 98 of the sorted |v|: 0.5,0.5,1.5,1.5,... → 49.5
+	if got != 49.5 {
+		t.Fatalf("limit %v, want 49.5", got)
+	}
+	for _, tc := range [][2][]float32{{nil, nil}, {{0, 0}, {nan()}}} {
+		if got := symmetricLimit(tc); got != 1 {
+			t.Fatalf("degenerate limit %v, want 1", got)
+		}
+	}
+}
