@@ -1,0 +1,275 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"cortexcast/backend/npy"
+)
+
+// FsaverageVertices is the number of vertices of one fsaverage hemisphere.
+const FsaverageVertices = 163842
+
+// ROI classes of the Algonauts 2023 release, in file order.
+var roiClasses = [...]string{"prf-visualrois", "floc-bodies", "floc-faces", "floc-places", "floc-words", "streams"}
+
+// roiNames are the label names of each class (index = label; 0 is Unknown).
+var roiNames = map[string][]string{
+	"prf-visualrois": {"Unknown", "V1v", "V1d", "V2v", "V2d", "V3v", "V3d", "hV4"},
+	"floc-bodies":    {"Unknown", "EBA", "FBA-1", "FBA-2", "mTL-bodies"},
+	"floc-faces":     {"Unknown", "OFA", "FFA-1", "FFA-2", "mTL-faces", "aTL-faces"},
+	"floc-places":    {"Unknown", "OPA", "PPA", "RSC"},
+	"floc-words":     {"Unknown", "OWFA", "VWFA-1", "VWFA-2", "mfs-words", "mTL-words"},
+	"streams":        {"Unknown", "early", "midventral", "midlateral", "midparietal", "ventral", "lateral", "parietal"},
+}
+
+// Stream labels.
+const (
+	streamEarly = iota + 1
+	streamMidventral
+	streamMidlateral
+	streamMidparietal
+	streamVentral
+	streamLateral
+	streamParietal
+)
+
+// flocBlob places one floc ROI: a blob of Size challenge vertices taken
+// from the host streams (visual-ROI vertices excluded) around the host
+// vertex at rank fraction At of the hosts sorted by fsaverage index.
+type flocBlob struct {
+	Class, Name string
+	Label       int64
+	Hosts       []int64 // stream labels
+	At          float64
+	Size        int
+	// Category is the content category the ROI prefers.
+	Category int
+}
+
+// flocBlobs is the documented placement of the floc ROIs. Without the real
+// floc masks, each ROI is a neighbourhood in vertex-index order within the
+// stream that holds it anatomically: the ventral stream for the fusiform
+// and medial temporal ROIs (FFA, FBA, PPA, VWFA, mfs/mTL/aTL), the lateral
+// stream for the occipito-temporal ROIs (OFA, EBA), the parietal stream for
+// OPA, the midventral stream for OWFA. RSC is the real RSC mask when the
+// nsdgeneralRSC.mgz files are present. Blobs never share a vertex; one that
+// meets an earlier blob grows past it.
+var flocBlobs = []flocBlob{
+	{"floc-faces", "OFA", 1, []int64{streamLateral}, 0.15, 250, catFace},
+	{"floc-faces", "FFA-1", 2, []int64{streamVentral}, 0.20, 300, catFace},
+	{"floc-faces", "FFA-2", 3, []int64{streamVentral}, 0.40, 250, catFace},
+	{"floc-faces", "mTL-faces", 4, []int64{streamVentral}, 0.85, 100, catFace},
+	{"floc-faces", "aTL-faces", 5, []int64{streamVentral}, 0.97, 100, catFace},
+	{"floc-bodies", "EBA", 1, []int64{streamLateral}, 0.50, 600, catBody},
+	{"floc-bodies", "FBA-1", 2, []int64{streamVentral}, 0.10, 200, catBody},
+	{"floc-bodies", "FBA-2", 3, []int64{streamVentral}, 0.50, 200, catBody},
+	{"floc-bodies", "mTL-bodies", 4, []int64{streamVentral}, 0.90, 100, catBody},
+	{"floc-places", "OPA", 1, []int64{streamParietal}, 0.30, 400, catPlace},
+	{"floc-places", "PPA", 2, []int64{streamVentral}, 0.65, 500, catPlace},
+	{"floc-words", "OWFA", 1, []int64{streamMidventral}, 0.50, 150, catWord},
+	{"floc-words", "VWFA-1", 2, []int64{streamVentral}, 0.30, 250, catWord},
+	{"floc-words", "VWFA-2", 3, []int64{streamVentral}, 0.75, 200, catWord},
+	{"floc-words", "mfs-words", 4, []int64{streamVentral}, 0.55, 150, catWord},
+	{"floc-words", "mTL-words", 5, []int64{streamVentral}, 0.80, 100, catWord},
+}
+
+// rscLabel is RSC's label in floc-places.
+const rscLabel = 3
+
+// hemiLayout is one hemisphere's vertex layout.
+type hemiLayout struct {
+	hemi string
+	// challenge holds the challenge vertices, ascending fsaverage indices.
+	challenge []int
+	// labels holds each ROI class's fsaverage-space labels.
+	labels map[string][]int64
+}
+
+// label returns class's label of challenge vertex number j.
+func (h *hemiLayout) label(class string, j int) int64 {
+	return h.labels[class][h.challenge[j]]
+}
+
+// maskSource says where a layout's masks came from.
+type maskSource struct {
+	Real bool   `json:"real"`
+	Dir  string `json:"dir,omitempty"`
+	RSC  string `json:"rsc"` // "mgz", "synthetic" or "none"
+}
+
+// loadLayouts builds both hemispheres' layouts from the real masks in dir
+// (with RSC from {lh,rh}.nsdgeneralRSC.mgz in dir or its parent) or, when
+// dir is empty or lacks the masks, from the synthetic layout.
+func loadLayouts(dir string) ([2]*hemiLayout, maskSource, error) {
+	var out [2]*hemiLayout
+	if dir == "" || !realMasksIn(dir) {
+		for i, h := range hemis {
+			out[i] = syntheticLayout(h)
+		}
+		return out, maskSource{RSC: "synthetic"}, nil
+	}
+	src := maskSource{Real: true, Dir: dir, RSC: "mgz"}
+	for i, h := range hemis {
+		l := &hemiLayout{hemi: h, labels: map[string][]int64{}}
+		for _, class := range []string{"prf-visualrois", "streams"} {
+			p := filepath.Join(dir, h+"."+class+"_fsaverage_space.npy")
+			v, shape, err := npy.ReadInt64(p)
+			if err != nil {
+				return out, src, fmt.Errorf("simulate: masks: %w", err)
+			}
+			if len(shape) != 1 || shape[0] != FsaverageVertices {
+				return out, src, fmt.Errorf("simulate: mask %s has shape %v, want (%d,)", p, shape, FsaverageVertices)
+			}
+			if m := slices.Max(v); m >= int64(len(roiNames[class])) || slices.Min(v) < 0 {
+				return out, src, fmt.Errorf("simulate: mask %s has labels outside 0..%d", p, len(roiNames[class])-1)
+			}
+			l.labels[class] = v
+		}
+		var rsc []float32
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			p := filepath.Join(d, h+".nsdgeneralRSC.mgz")
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+			v, dims, err := readMGH(p)
+			if err != nil {
+				return out, src, err
+			}
+			if len(v) != FsaverageVertices {
+				return out, src, fmt.Errorf("simulate: %s has dims %v, want %d values", p, dims, FsaverageVertices)
+			}
+			rsc = v
+			break
+		}
+		if rsc == nil {
+			src.RSC = "none"
+		}
+		places := make([]int64, FsaverageVertices)
+		for v, s := range l.labels["streams"] {
+			if s > 0 || (rsc != nil && rsc[v] != 0) {
+				l.challenge = append(l.challenge, v)
+			}
+			if rsc != nil && rsc[v] != 0 {
+				places[v] = rscLabel
+			}
+		}
+		l.labels["floc-places"] = places
+		placeFloc(l)
+		out[i] = l
+	}
+	return out, src, nil
+}
+
+// realMasksIn reports whether dir holds the four real fsaverage-space masks.
+func realMasksIn(dir string) bool {
+	for _, h := range hemis {
+		for _, class := range []string{"prf-visualrois", "streams"} {
+			if _, err := os.Stat(filepath.Join(dir, h+"."+class+"_fsaverage_space.npy")); errors.Is(err, fs.ErrNotExist) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var hemis = [2]string{"lh", "rh"}
+
+// Synthetic layout: label counts of the real left-hemisphere masks, laid
+// out as consecutive fsaverage index ranges starting at syntheticStart.
+// prf-visualrois V1v..hV4 fill the start of the early stream; RSC follows
+// the streams. Both hemispheres use the same ranges.
+var (
+	syntheticStart   = 1000
+	syntheticStreams = []int{5169, 867, 1091, 853, 4974, 3129, 2346}
+	syntheticPRF     = []int{710, 828, 632, 692, 567, 669, 531}
+	syntheticRSC     = 543
+)
+
+func syntheticLayout(hemi string) *hemiLayout {
+	l := &hemiLayout{hemi: hemi, labels: map[string][]int64{}}
+	streams := make([]int64, FsaverageVertices)
+	prf := make([]int64, FsaverageVertices)
+	places := make([]int64, FsaverageVertices)
+	v := syntheticStart
+	for s, n := range syntheticStreams {
+		for range n {
+			streams[v] = int64(s + 1)
+			v++
+		}
+	}
+	for range syntheticRSC {
+		places[v] = rscLabel
+		v++
+	}
+	v = syntheticStart
+	for k, n := range syntheticPRF {
+		for range n {
+			prf[v] = int64(k + 1)
+			v++
+		}
+	}
+	for i := range FsaverageVertices {
+		if streams[i] > 0 || places[i] != 0 {
+			l.challenge = append(l.challenge, i)
+		}
+	}
+	l.labels["streams"] = streams
+	l.labels["prf-visualrois"] = prf
+	l.labels["floc-places"] = places
+	placeFloc(l)
+	return l
+}
+
+// placeFloc adds the floc-* classes' blobs (flocBlobs) to l. floc-places
+// must already hold RSC.
+func placeFloc(l *hemiLayout) {
+	for _, class := range roiClasses {
+		if l.labels[class] == nil {
+			l.labels[class] = make([]int64, FsaverageVertices)
+		}
+	}
+	taken := make([]bool, FsaverageVertices)
+	for v, p := range l.labels["floc-places"] {
+		taken[v] = p != 0
+	}
+	for _, b := range flocBlobs {
+		var hosts []int
+		for _, v := range l.challenge {
+			if slices.Contains(b.Hosts, l.labels["streams"][v]) && l.labels["prf-visualrois"][v] == 0 {
+				hosts = append(hosts, v)
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		// Walk outwards from the centre rank, alternating sides, taking
+		// free vertices until the blob is full or the hosts run out.
+		c := min(int(b.At*float64(len(hosts))), len(hosts)-1)
+		dst := l.labels[b.Class]
+		got := 0
+		for d := 0; got < b.Size && (c-d >= 0 || c+d < len(hosts)); d++ {
+			for _, j := range []int{c - d, c + d} {
+				if j < 0 || j >= len(hosts) || taken[hosts[j]] || got >= b.Size {
+					continue
+				}
+				taken[hosts[j]] = true
+				dst[hosts[j]] = b.Label
+				got++
+			}
+		}
+	}
+}
+
+// challengeMask returns class's labels restricted to the challenge vertices.
+func (h *hemiLayout) challengeMask(class string) []int64 {
+	out := make([]int64, len(h.challenge))
+	for j, v := range h.challenge {
+		out[j] = h.labels[class][v]
+	}
+	return out
+}
