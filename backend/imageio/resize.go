@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"fmt"
+	"image"
 	"math"
 )
 
@@ -33,14 +34,50 @@ func ResizeRGB(src *RGB, w, h int) *RGB {
 	if cur == src {
 		cur = &RGB{W: src.W, H: src.H, Pix: append([]float32(nil), src.Pix...)}
 	}
-	for i, v := range cur.Pix {
+	clampPix(cur.Pix)
+	return cur
+}
+
+// ResizeImage returns ResizeRGB(ToRGB(img), w, h), bit for bit, without
+// holding the full-resolution float image in memory: rows are converted and
+// resampled horizontally one at a time. It panics if w or h is less than 1
+// or img has no pixels.
+func ResizeImage(img image.Image, w, h int) *RGB {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	if w < 1 || h < 1 {
+		panic(fmt.Sprintf("imageio: ResizeImage: target size %dx%d has no pixels", w, h))
+	}
+	if sw < 1 || sh < 1 {
+		panic(fmt.Sprintf("imageio: ResizeImage: source %v has no pixels", b))
+	}
+	if w == sw {
+		return ResizeRGB(ToRGB(img), w, h)
+	}
+	conv := rowConverter(img)
+	kx := newKernel(sw, w)
+	row := &RGB{W: sw, H: 1, Pix: make([]float32, sw*3)}
+	tmp := NewRGB(w, sh)
+	for y := 0; y < sh; y++ {
+		conv(y, row.Pix)
+		resampleRow(row.Pix, tmp.Pix[y*w*3:(y+1)*w*3], kx)
+	}
+	cur := tmp
+	if h != sh {
+		cur = resizeV(tmp, h, newKernel(sh, h))
+	}
+	clampPix(cur.Pix)
+	return cur
+}
+
+func clampPix(p []float32) {
+	for i, v := range p {
 		if v < 0 {
-			cur.Pix[i] = 0
+			p[i] = 0
 		} else if v > 1 {
-			cur.Pix[i] = 1
+			p[i] = 1
 		}
 	}
-	return cur
 }
 
 // kernel holds the resampling weights along one axis: output i uses inputs
@@ -104,23 +141,26 @@ func newKernel(inSize, outSize int) kernel {
 func resizeH(src *RGB, w int, k kernel) *RGB {
 	out := NewRGB(w, src.H)
 	for y := 0; y < src.H; y++ {
-		in := src.Pix[y*src.W*3 : (y+1)*src.W*3]
-		o := out.Pix[y*w*3 : (y+1)*w*3]
-		for x := 0; x < w; x++ {
-			s, n := k.start[x], k.count[x]
-			wt := k.w[x*k.stride : x*k.stride+n]
-			px := in[s*3 : (s+n)*3]
-			var r, g, b float32
-			for j, c := range wt {
-				q := px[3*j : 3*j+3 : 3*j+3]
-				r += c * q[0]
-				g += c * q[1]
-				b += c * q[2]
-			}
-			o[3*x], o[3*x+1], o[3*x+2] = r, g, b
-		}
+		resampleRow(src.Pix[y*src.W*3:(y+1)*src.W*3], out.Pix[y*w*3:(y+1)*w*3], k)
 	}
 	return out
+}
+
+// resampleRow resamples one row of RGB pixels from in to o with k.
+func resampleRow(in, o []float32, k kernel) {
+	for x := range k.start {
+		s, n := k.start[x], k.count[x]
+		wt := k.w[x*k.stride : x*k.stride+n]
+		px := in[s*3 : (s+n)*3]
+		var r, g, b float32
+		for j, c := range wt {
+			q := px[3*j : 3*j+3 : 3*j+3]
+			r += c * q[0]
+			g += c * q[1]
+			b += c * q[2]
+		}
+		o[3*x], o[3*x+1], o[3*x+2] = r, g, b
+	}
 }
 
 // resizeV resamples every column of src to h pixels.

@@ -3,6 +3,9 @@ package imageio
 import (
 	"encoding/binary"
 	"fmt"
+	"image"
+	"image/color"
+	"image/color/palette"
 	"math"
 	"os"
 	"path/filepath"
@@ -140,5 +143,48 @@ func BenchmarkToRGBResize(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		ResizeRGB(ToRGB(img), 128, 128)
+	}
+}
+
+func TestResizeImageMatchesResizeRGB(t *testing.T) {
+	base := testImage(41, 27)
+	ycc := image.NewYCbCr(base.Bounds(), image.YCbCrSubsampleRatio420)
+	gray := image.NewGray(base.Bounds())
+	pal := image.NewPaletted(base.Bounds(), palette.WebSafe)
+	for y := 0; y < 27; y++ {
+		for x := 0; x < 41; x++ {
+			c := base.NRGBAAt(x, y)
+			gray.Set(x, y, c)
+			pal.Set(x, y, c)
+			yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
+			ycc.Y[ycc.YOffset(x, y)], ycc.Cb[ycc.COffset(x, y)], ycc.Cr[ycc.COffset(x, y)] = yy, cb, cr
+		}
+	}
+	imgs := map[string]image.Image{
+		"nrgba": base, "ycbcr420": ycc, "gray": gray, "paletted": pal,
+		"sub": base.SubImage(image.Rect(3, 2, 30, 25)), "gray16": image.NewGray16(image.Rect(0, 0, 5, 9)),
+	}
+	for name, img := range imgs {
+		for _, sz := range [][2]int{{8, 8}, {64, 5}, {img.Bounds().Dx(), 13}, {17, img.Bounds().Dy()}} {
+			got := ResizeImage(img, sz[0], sz[1])
+			want := ResizeRGB(ToRGB(img), sz[0], sz[1])
+			if got.W != want.W || got.H != want.H || maxAbsDiff(got.Pix, want.Pix) != 0 {
+				t.Errorf("%s → %v: ResizeImage differs from ResizeRGB(ToRGB)", name, sz)
+			}
+		}
+	}
+}
+
+func TestCenterSquare(t *testing.T) {
+	base := testImage(10, 4)
+	for _, img := range []image.Image{base, struct{ image.Image }{base}} {
+		sq := CenterSquare(img)
+		if b := sq.Bounds(); b != image.Rect(3, 0, 7, 4) {
+			t.Fatalf("bounds %v", b)
+		}
+		got, want := ToRGB(sq), CenterSquareRGB(ToRGB(base))
+		if d := maxAbsDiff(got.Pix, want.Pix); d > 2e-5 { // generic path rounds to 16 bits
+			t.Errorf("CenterSquare differs from CenterSquareRGB by %g", d)
+		}
 	}
 }

@@ -23,9 +23,10 @@ func NewRGB(w, h int) *RGB {
 
 // ToRGB converts img to RGB. Every color model is handled through its
 // conversion to color.RGBA64; *image.RGBA, *image.NRGBA, *image.YCbCr,
-// *image.Gray and *image.Paletted have fast paths that give the same values.
-// Transparent pixels are composited over white: a pixel with color c and
-// alpha a becomes c·a + (1−a) per channel.
+// *image.Gray and *image.Paletted have fast paths (YCbCr uses the exact JFIF
+// formula in float, which differs from color.YCbCr's fixed point by less than
+// 0.003). Transparent pixels are composited over white: a pixel with color c
+// and alpha a becomes c·a + (1−a) per channel.
 func ToRGB(img image.Image) *RGB {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -33,16 +34,26 @@ func ToRGB(img image.Image) *RGB {
 		return NewRGB(0, 0)
 	}
 	out := NewRGB(w, h)
-	p := out.Pix
+	conv := rowConverter(img)
+	for y := 0; y < h; y++ {
+		conv(y, out.Pix[y*w*3:(y+1)*w*3])
+	}
+	return out
+}
+
+// rowConverter returns a function that writes row y (counted from
+// img.Bounds().Min.Y) of img into dst as 3·width float32 values.
+func rowConverter(img image.Image) func(y int, dst []float32) {
+	b := img.Bounds()
+	w := b.Dx()
 	const inv255 = 1.0 / 255
 	switch m := img.(type) {
 	case *image.RGBA:
-		// Premultiplied: over white is c + (1-a).
-		for y := 0; y < h; y++ {
+		return func(y int, o []float32) {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			o := p[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
 				s := row[4*x : 4*x+4 : 4*x+4]
+				// Premultiplied: over white is c + (1-a).
 				white := float32(255 - s[3])
 				o[3*x] = (float32(s[0]) + white) * inv255
 				o[3*x+1] = (float32(s[1]) + white) * inv255
@@ -50,9 +61,8 @@ func ToRGB(img image.Image) *RGB {
 			}
 		}
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
+		return func(y int, o []float32) {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			o := p[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
 				s := row[4*x : 4*x+4 : 4*x+4]
 				if s[3] == 255 {
@@ -69,21 +79,19 @@ func ToRGB(img image.Image) *RGB {
 			}
 		}
 	case *image.Gray:
-		for y := 0; y < h; y++ {
+		return func(y int, o []float32) {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			o := p[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
 				v := float32(row[x]) * inv255
 				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
 			}
 		}
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			o := p[y*w*3 : (y+1)*w*3]
+		return func(y int, o []float32) {
 			for x := 0; x < w; x++ {
 				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
 				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				// JFIF conversion in float (color.YCbCr.RGBA does it in 16-bit fixed point).
+				// JFIF conversion in float (color.YCbCr.RGBA does it in fixed point).
 				yy := float32(m.Y[yi])
 				cb, cr := float32(m.Cb[ci])-128, float32(m.Cr[ci])-128
 				o[3*x] = clamp01((yy + 1.402*cr) * inv255)
@@ -93,34 +101,27 @@ func ToRGB(img image.Image) *RGB {
 		}
 	case *image.Paletted:
 		var pal [256][3]float32
-		for i, c := range m.Palette {
-			if i >= len(pal) {
-				break
-			}
-			pal[i] = overWhite(c)
-		}
-		// Indices beyond the palette (which At would panic on) count as transparent.
-		for i := len(m.Palette); i < len(pal); i++ {
+		for i := range pal {
+			// Indices beyond the palette (which At would panic on) count as transparent.
 			pal[i] = [3]float32{1, 1, 1}
+			if i < len(m.Palette) {
+				pal[i] = overWhite(m.Palette[i])
+			}
 		}
-		for y := 0; y < h; y++ {
+		return func(y int, o []float32) {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			o := p[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
 				c := pal[row[x]]
 				o[3*x], o[3*x+1], o[3*x+2] = c[0], c[1], c[2]
 			}
 		}
-	default:
-		for y := 0; y < h; y++ {
-			o := p[y*w*3 : (y+1)*w*3]
-			for x := 0; x < w; x++ {
-				c := overWhite(img.At(b.Min.X+x, b.Min.Y+y))
-				o[3*x], o[3*x+1], o[3*x+2] = c[0], c[1], c[2]
-			}
+	}
+	return func(y int, o []float32) {
+		for x := 0; x < w; x++ {
+			c := overWhite(img.At(b.Min.X+x, b.Min.Y+y))
+			o[3*x], o[3*x+1], o[3*x+2] = c[0], c[1], c[2]
 		}
 	}
-	return out
 }
 
 func clamp01(v float32) float32 {
@@ -161,3 +162,29 @@ func CenterSquareRGB(src *RGB) *RGB {
 	s := min(src.W, src.H)
 	return CropRGB(src, (src.W-s)/2, (src.H-s)/2, s, s)
 }
+
+// CenterSquare returns the largest centred square region of img, sharing its
+// pixels (img itself when it is already square).
+func CenterSquare(img image.Image) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w == h {
+		return img
+	}
+	s := min(w, h)
+	r := image.Rect(0, 0, s, s).Add(b.Min).Add(image.Pt((w-s)/2, (h-s)/2))
+	if si, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		return si.SubImage(r)
+	}
+	return window{img, r}
+}
+
+// window restricts an image to a rectangle for images without SubImage.
+type window struct {
+	image.Image
+	r image.Rectangle
+}
+
+func (w window) Bounds() image.Rectangle { return w.r }
