@@ -27,6 +27,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -165,50 +166,82 @@ func remaining(r io.Reader) int64 {
 	return -1
 }
 
-// decode reads an array; size is the number of bytes r holds, or -1. When
-// ra is not nil, it reads the same bytes as r from offset 0, and a large
-// payload is read from it in parallel.
-func decode(r io.Reader, size int64, ra io.ReaderAt) (*Array, error) {
+// Header is the header of a .npy file.
+type Header struct {
+	// DType is the numpy dtype descriptor, e.g. "<f4" or "|O".
+	DType string
+	// Fortran reports whether the payload is in column-major order.
+	Fortran bool
+	// Shape is the array's shape; empty (not nil) for a 0-d array.
+	Shape []int
+}
+
+// ReadHeader reads the magic, version and header dictionary of a .npy
+// stream and leaves r at the first payload byte. It checks the form of the
+// header but not whether this package can convert the dtype, so that
+// callers can handle other dtypes (pickled object arrays, say) themselves.
+func ReadHeader(r io.Reader) (Header, error) {
+	h, _, err := readHeader(r, remaining(r))
+	if err != nil {
+		return Header{}, fmt.Errorf("npy: %w", err)
+	}
+	return Header{DType: h.descr, Fortran: h.fortran, Shape: h.shape}, nil
+}
+
+// readHeader reads up to the payload; size is the number of bytes r holds,
+// or -1. It returns the header and the number of bytes consumed.
+func readHeader(r io.Reader, size int64) (header, int64, error) {
 	var pre [10]byte
 	if _, err := io.ReadFull(r, pre[:8]); err != nil {
-		return nil, fmt.Errorf("%w: reading magic: %w", ErrFormat, err)
+		return header{}, 0, fmt.Errorf("%w: reading magic: %w", ErrFormat, err)
 	}
 	if string(pre[:6]) != magic {
-		return nil, fmt.Errorf("%w: bad magic %q (want \\x93NUMPY)", ErrFormat, pre[:6])
+		return header{}, 0, fmt.Errorf("%w: bad magic %q (want \\x93NUMPY)", ErrFormat, pre[:6])
 	}
 	var hlen int
 	consumed := int64(8)
 	switch major, minor := pre[6], pre[7]; {
 	case major == 1 && minor == 0:
 		if _, err := io.ReadFull(r, pre[8:10]); err != nil {
-			return nil, fmt.Errorf("%w: reading header length: %w", ErrFormat, err)
+			return header{}, 0, fmt.Errorf("%w: reading header length: %w", ErrFormat, err)
 		}
 		hlen = int(binary.LittleEndian.Uint16(pre[8:10]))
 		consumed += 2
 	case (major == 2 || major == 3) && minor == 0:
 		if _, err := io.ReadFull(r, pre[6:10]); err != nil {
-			return nil, fmt.Errorf("%w: reading header length: %w", ErrFormat, err)
+			return header{}, 0, fmt.Errorf("%w: reading header length: %w", ErrFormat, err)
 		}
 		n := binary.LittleEndian.Uint32(pre[6:10])
 		if n > maxHeaderLen {
-			return nil, fmt.Errorf("%w: header length %d exceeds the limit %d", ErrFormat, n, maxHeaderLen)
+			return header{}, 0, fmt.Errorf("%w: header length %d exceeds the limit %d", ErrFormat, n, maxHeaderLen)
 		}
 		hlen = int(n)
 		consumed += 4
 	default:
-		return nil, fmt.Errorf("%w: unknown format version %d.%d", ErrFormat, major, minor)
+		return header{}, 0, fmt.Errorf("%w: unknown format version %d.%d", ErrFormat, major, minor)
 	}
 	if size >= 0 && int64(hlen) > size-consumed {
-		return nil, fmt.Errorf("%w: header length %d but only %d bytes follow", ErrFormat, hlen, size-consumed)
+		return header{}, 0, fmt.Errorf("%w: header length %d but only %d bytes follow", ErrFormat, hlen, size-consumed)
 	}
 	hb := make([]byte, hlen)
 	if _, err := io.ReadFull(r, hb); err != nil {
-		return nil, fmt.Errorf("%w: reading %d-byte header: %w", ErrFormat, hlen, err)
+		return header{}, 0, fmt.Errorf("%w: reading %d-byte header: %w", ErrFormat, hlen, err)
 	}
 	consumed += int64(hlen)
 	h, err := parseHeader(string(hb))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+		return header{}, 0, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	return h, consumed, nil
+}
+
+// decode reads an array; size is the number of bytes r holds, or -1. When
+// ra is not nil, it reads the same bytes as r from offset 0, and a large
+// payload is read from it in parallel.
+func decode(r io.Reader, size int64, ra io.ReaderAt) (*Array, error) {
+	h, consumed, err := readHeader(r, size)
+	if err != nil {
+		return nil, err
 	}
 	dt, err := parseDType(h.descr)
 	if err != nil {
@@ -655,6 +688,22 @@ func checkShape(n int, shape []int) error {
 	}
 	if count != n {
 		return fmt.Errorf("npy: shape %s holds %d elements but data has %d", shapeRepr(shape), count, n)
+	}
+	return nil
+}
+
+// EncodeHeader writes a format 1.0 header for a C-ordered array with the
+// given dtype descriptor and shape, laid out byte for byte as numpy's
+// np.save does. The caller writes the payload after it.
+func EncodeHeader(w io.Writer, descr string, shape []int) error {
+	if len(shape) > maxDims {
+		return fmt.Errorf("npy: shape has %d axes, more than %d", len(shape), maxDims)
+	}
+	if strings.ContainsAny(descr, "'\\\n") {
+		return fmt.Errorf("npy: dtype descriptor %q cannot be written", descr)
+	}
+	if _, err := w.Write(headerBytes(descr, shape)); err != nil {
+		return fmt.Errorf("npy: writing header: %w", err)
 	}
 	return nil
 }

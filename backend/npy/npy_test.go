@@ -445,3 +445,32 @@ func BenchmarkReadFloat32(b *testing.B) {
 		}
 	}
 }
+
+func TestHeaderOfObjectArray(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "bad_object.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(b)
+	h, err := ReadHeader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.DType != "|O" || h.Fortran || h.Shape == nil || len(h.Shape) != 0 {
+		t.Errorf("header = %+v, want |O 0-d", h)
+	}
+	rest := len(b) - r.Len()
+	if rest != 128 || b[rest] != 0x80 {
+		t.Errorf("payload starts at %d with %#x, want 128 and the pickle PROTO opcode", rest, b[rest])
+	}
+	var buf bytes.Buffer
+	if err := EncodeHeader(&buf, "|O", []int{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), b[:rest]) {
+		t.Errorf("EncodeHeader wrote %q, numpy %q", buf.Bytes(), b[:rest])
+	}
+	if err := EncodeHeader(&buf, "<f4', 'x", nil); err == nil {
+		t.Error("EncodeHeader accepted a descriptor with a quote")
+	}
+}
