@@ -122,10 +122,10 @@ func newVertexModel(l *hemiLayout, r *rand.Rand) *vertexModel {
 			x, y, s = centralPRF(r, side, 2, 4)
 			w[0] = 0.3
 			jit := 0.8 + 0.4*r.Float64()
-			w[1+cat] = float32(jit)
 			for k, v := range flocSecondary[cat] {
 				w[1+k] = float32(v * jit)
 			}
+			w[1+cat] = float32(jit)
 			snr = 0.4 + 0.5*r.Float64()
 		default:
 			st := streams[j]
