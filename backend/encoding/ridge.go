@@ -43,7 +43,7 @@ type RidgeOptions struct {
 	// (ties go to the earlier one). Nil means DefaultAlphas.
 	Alphas []float64
 	// BlockSize is the number of targets (vertices) handled at once by one worker; it bounds the
-	// memory at about 3 × n × BlockSize float64 per worker. 0 means DefaultBlockSize.
+	// memory at about 2 × n × BlockSize float64 per worker (plus the p × BlockSize weights). 0 means DefaultBlockSize.
 	BlockSize int
 	// Workers is the number of blocks fitted in parallel; 0 means GOMAXPROCS.
 	Workers int
