@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"cortexcast/backend/algonauts"
 	"cortexcast/backend/npy"
 )
-
-// FsaverageVertices is the number of vertices of one fsaverage hemisphere.
-const FsaverageVertices = 163842
 
 // ROI classes of the Algonauts 2023 release, in file order.
 var roiClasses = [...]string{"prf-visualrois", "floc-bodies", "floc-faces", "floc-places", "floc-words", "streams"}
@@ -122,8 +120,8 @@ func loadLayouts(dir string) ([2]*hemiLayout, maskSource, error) {
 			if err != nil {
 				return out, src, fmt.Errorf("simulate: masks: %w", err)
 			}
-			if len(shape) != 1 || shape[0] != FsaverageVertices {
-				return out, src, fmt.Errorf("simulate: mask %s has shape %v, want (%d,)", p, shape, FsaverageVertices)
+			if len(shape) != 1 || shape[0] != algonauts.FsaverageVertices {
+				return out, src, fmt.Errorf("simulate: mask %s has shape %v, want (%d,)", p, shape, algonauts.FsaverageVertices)
 			}
 			if m := slices.Max(v); m >= int64(len(roiNames[class])) || slices.Min(v) < 0 {
 				return out, src, fmt.Errorf("simulate: mask %s has labels outside 0..%d", p, len(roiNames[class])-1)
@@ -140,8 +138,8 @@ func loadLayouts(dir string) ([2]*hemiLayout, maskSource, error) {
 			if err != nil {
 				return out, src, err
 			}
-			if len(v) != FsaverageVertices {
-				return out, src, fmt.Errorf("simulate: %s has dims %v, want %d values", p, dims, FsaverageVertices)
+			if len(v) != algonauts.FsaverageVertices {
+				return out, src, fmt.Errorf("simulate: %s has dims %v, want %d values", p, dims, algonauts.FsaverageVertices)
 			}
 			rsc = v
 			break
@@ -149,7 +147,7 @@ func loadLayouts(dir string) ([2]*hemiLayout, maskSource, error) {
 		if rsc == nil {
 			src.RSC = "none"
 		}
-		places := make([]int64, FsaverageVertices)
+		places := make([]int64, algonauts.FsaverageVertices)
 		for v, s := range l.labels["streams"] {
 			if s > 0 || (rsc != nil && rsc[v] != 0) {
 				l.challenge = append(l.challenge, v)
@@ -192,9 +190,9 @@ var (
 
 func syntheticLayout(hemi string) *hemiLayout {
 	l := &hemiLayout{hemi: hemi, labels: map[string][]int64{}}
-	streams := make([]int64, FsaverageVertices)
-	prf := make([]int64, FsaverageVertices)
-	places := make([]int64, FsaverageVertices)
+	streams := make([]int64, algonauts.FsaverageVertices)
+	prf := make([]int64, algonauts.FsaverageVertices)
+	places := make([]int64, algonauts.FsaverageVertices)
 	v := syntheticStart
 	for s, n := range syntheticStreams {
 		for range n {
@@ -213,7 +211,7 @@ func syntheticLayout(hemi string) *hemiLayout {
 			v++
 		}
 	}
-	for i := range FsaverageVertices {
+	for i := range algonauts.FsaverageVertices {
 		if streams[i] > 0 || places[i] != 0 {
 			l.challenge = append(l.challenge, i)
 		}
@@ -230,10 +228,10 @@ func syntheticLayout(hemi string) *hemiLayout {
 func placeFloc(l *hemiLayout) {
 	for _, class := range roiClasses {
 		if l.labels[class] == nil {
-			l.labels[class] = make([]int64, FsaverageVertices)
+			l.labels[class] = make([]int64, algonauts.FsaverageVertices)
 		}
 	}
-	taken := make([]bool, FsaverageVertices)
+	taken := make([]bool, algonauts.FsaverageVertices)
 	for v, p := range l.labels["floc-places"] {
 		taken[v] = p != 0
 	}

@@ -3,6 +3,7 @@ package simulate
 import (
 	"bytes"
 	"compress/gzip"
+	"cortexcast/backend/algonauts"
 	"encoding/binary"
 	"math"
 	"path/filepath"
@@ -122,8 +123,8 @@ func TestReadMGHReal(t *testing.T) {
 				t.Fatalf("%s: value %g, want 0/1", h, x)
 			}
 		}
-		if dims != [4]int{FsaverageVertices, 1, 1, 1} || ones != want {
-			t.Errorf("%s: dims %v, %d ones; want [%d 1 1 1], %d", h, dims, ones, FsaverageVertices, want)
+		if dims != [4]int{algonauts.FsaverageVertices, 1, 1, 1} || ones != want {
+			t.Errorf("%s: dims %v, %d ones; want [%d 1 1 1], %d", h, dims, ones, algonauts.FsaverageVertices, want)
 		}
 	}
 }

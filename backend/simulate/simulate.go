@@ -31,6 +31,7 @@ import (
 	"slices"
 	"sync"
 
+	"cortexcast/backend/algonauts"
 	"cortexcast/backend/npy"
 )
 
@@ -228,8 +229,8 @@ func generateSubject(ctx context.Context, cfg Config, subj int, layouts [2]*hemi
 	for h := range layouts {
 		d.contrast[h] = make([]float32, n*models[h].n)
 	}
-	for _, dir := range []string{filepath.Dir(trainImagePath(cfg.Root, subj, 1, 0)), filepath.Dir(testImagePath(cfg.Root, subj, 1, 0)),
-		filepath.Dir(fmriPath(cfg.Root, subj, "lh")), filepath.Dir(maskPath(cfg.Root, subj, "lh", "streams", "fsaverage")),
+	for _, dir := range []string{filepath.Dir(algonauts.TrainImagePath(cfg.Root, subj, 1, 0)), filepath.Dir(algonauts.TestImagePath(cfg.Root, subj, 1, 0)),
+		filepath.Dir(algonauts.FMRIPath(cfg.Root, subj, algonauts.LH)), filepath.Dir(algonauts.MaskPath(cfg.Root, subj, algonauts.LH, "streams", algonauts.SpaceFsaverage)),
 		filepath.Join(TruthDir(cfg.Root), sj)} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("simulate: %w", err)
@@ -326,10 +327,10 @@ func renderOne(cfg Config, subj, i, nsdID int, models [2]*vertexModel, d *subjec
 	var path string
 	if i < cfg.Train {
 		lb.Split, lb.Index = "train", i+1
-		path = trainImagePath(cfg.Root, subj, i+1, nsdID)
+		path = algonauts.TrainImagePath(cfg.Root, subj, i+1, nsdID)
 	} else {
 		lb.Split, lb.Index = "test", i-cfg.Train+1
-		path = testImagePath(cfg.Root, subj, i-cfg.Train+1, nsdID)
+		path = algonauts.TestImagePath(cfg.Root, subj, i-cfg.Train+1, nsdID)
 	}
 	lb.NSDID = nsdID
 	buf.Reset()
@@ -419,7 +420,7 @@ func writeResponses(cfg Config, subj int, l *hemiLayout, m *vertexModel, d *subj
 		data  []float32
 		shape []int
 	}{
-		{fmriPath(cfg.Root, subj, h), meas[:tr], []int{cfg.Train, v}},
+		{algonauts.FMRIPath(cfg.Root, subj, algonauts.Hemi(h)), meas[:tr], []int{cfg.Train, v}},
 		{filepath.Join(td, h+"_train_true.npy"), c[:tr], []int{cfg.Train, v}},
 		{filepath.Join(td, h+"_test_true.npy"), c[tr:te], []int{cfg.Test, v}},
 		{filepath.Join(td, h+"_test_measured.npy"), meas[tr:te], []int{cfg.Test, v}},
@@ -461,24 +462,35 @@ func columnStats(a []float32, rows, cols int) (mean, sd []float64) {
 	return mean, sd
 }
 
-// writeMasks writes the subject's ROI masks and the all-vertices mask.
+// writeMasks writes the subject's ROI masks, the all-vertices mask and the
+// label mappings.
 func writeMasks(root string, subj int, layouts [2]*hemiLayout) error {
 	for _, l := range layouts {
-		all := make([]int64, FsaverageVertices)
+		h := algonauts.Hemi(l.hemi)
+		all := make([]int64, algonauts.FsaverageVertices)
 		for _, v := range l.challenge {
 			all[v] = 1
 		}
-		if err := npy.WriteInt64(allVerticesMaskPath(root, subj, l.hemi), all, []int{FsaverageVertices}); err != nil {
+		if err := npy.WriteInt64(algonauts.AllVerticesMaskPath(root, subj, h), all, []int{algonauts.FsaverageVertices}); err != nil {
 			return fmt.Errorf("simulate: %w", err)
 		}
 		for _, class := range roiClasses {
-			if err := npy.WriteInt64(maskPath(root, subj, l.hemi, class, "fsaverage"), l.labels[class], []int{FsaverageVertices}); err != nil {
+			if err := npy.WriteInt64(algonauts.MaskPath(root, subj, h, class, algonauts.SpaceFsaverage), l.labels[class], []int{algonauts.FsaverageVertices}); err != nil {
 				return fmt.Errorf("simulate: %w", err)
 			}
 			cm := l.challengeMask(class)
-			if err := npy.WriteInt64(maskPath(root, subj, l.hemi, class, "challenge"), cm, []int{len(cm)}); err != nil {
+			if err := npy.WriteInt64(algonauts.MaskPath(root, subj, h, class, algonauts.SpaceChallenge), cm, []int{len(cm)}); err != nil {
 				return fmt.Errorf("simulate: %w", err)
 			}
+		}
+	}
+	for _, class := range roiClasses {
+		m := map[int]string{}
+		for i, name := range roiNames[class] {
+			m[i] = name
+		}
+		if err := algonauts.WriteMapping(algonauts.MappingPath(root, subj, class), m); err != nil {
+			return fmt.Errorf("simulate: %w", err)
 		}
 	}
 	return nil
@@ -508,12 +520,14 @@ func writeSubjectTruth(cfg Config, subj int, d *subjectData) error {
 	return writeFile(filepath.Join(td, "labels.json"), b)
 }
 
-// writeFile writes b to a temporary file beside path and renames it into
-// place, so that readers never see a partial file. Images are not synced one
+// writeFile writes b to a hidden temporary file beside path and renames it
+// into place, so that readers never see a partial file (and the image
+// listing skips leftovers of an interrupted run). Images are not synced one
 // by one (thousands of fsyncs would dominate the run); the marker file,
 // written last, is.
 func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
+	dir, base := filepath.Split(path)
+	tmp := filepath.Join(dir, "."+base+".tmp")
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("simulate: write %s: %w", path, err)
 	}
