@@ -55,9 +55,11 @@ func classLevel(k int) int {
 }
 
 // energyMaps holds one image's blurred contrast-energy maps, one per size
-// class, each on its pyramid level's grid.
+// class, each on its pyramid level's grid, and scratch space reused from
+// image to image.
 type energyMaps struct {
-	maps [len(sigmaClasses)][]float32
+	maps     [len(sigmaClasses)][]float32
+	tmp, out []float64
 }
 
 // luminance returns the rec. 601 luminance in [0,1] of pixel (x, y).
@@ -105,46 +107,62 @@ func contrastEnergy(img *image.RGBA) []float64 {
 	return e
 }
 
-// newEnergyMaps computes the blurred energy maps of img.
-func newEnergyMaps(img *image.RGBA) *energyMaps {
+// compute fills em with the blurred energy maps of img.
+func (em *energyMaps) compute(img *image.RGBA) {
 	e0 := contrastEnergy(img)
 	levels := [3][]float64{e0, downsample2(e0, gridN), nil}
 	levels[2] = downsample2(levels[1], gridN/2)
-	var em energyMaps
+	if em.tmp == nil {
+		em.tmp, em.out = make([]float64, gridN*gridN), make([]float64, gridN*gridN)
+	}
 	for k, s := range sigmaClasses {
 		lv := classLevel(k)
 		n := gridN >> lv
-		b := blurZero(levels[lv], n, gaussKernel(s/float64(int(1)<<lv)))
-		m := make([]float32, len(b))
-		for i, v := range b {
-			m[i] = float32(v)
+		b := blurZero(em.out[:n*n], em.tmp[:n*n], levels[lv], n, gaussKernel(s/float64(int(1)<<lv)))
+		if em.maps[k] == nil {
+			em.maps[k] = make([]float32, n*n)
 		}
-		em.maps[k] = m
+		for i, v := range b {
+			em.maps[k][i] = float32(v)
+		}
 	}
-	return &em
 }
 
-// contrastAt returns the RMS contrast of size class k's receptive field
-// centred at (xDeg, yDeg) degrees from fixation (x right, y up).
-func (em *energyMaps) contrastAt(k int, xDeg, yDeg float64) float64 {
+// sampler reads one receptive field's contrast from energyMaps: size class
+// k, bilinear weights fx, fy at the top-left grid offset off.
+type sampler struct {
+	k      uint8
+	off    int32
+	fx, fy float32
+}
+
+// newSampler prepares the reading of size class k's receptive field centred
+// at (xDeg, yDeg) degrees from fixation (x right, y up); centres beyond the
+// grid are clamped to its edge.
+func newSampler(k int, xDeg, yDeg float64) sampler {
 	lv := classLevel(k)
 	n := gridN >> lv
 	f := float64(int(1) << lv)
 	// Grid coordinates of the centre, at pixel centres.
-	gx := (gridN/2+xDeg*pixelsPerDegree)/f - 0.5
-	gy := (gridN/2-yDeg*pixelsPerDegree)/f - 0.5
-	return math.Sqrt(math.Max(0, bilinear(em.maps[k], n, gx, gy)))
-}
-
-// bilinear interpolates the n×n map m at (x, y), clamping to the edge.
-func bilinear(m []float32, n int, x, y float64) float64 {
+	x := (gridN/2+xDeg*pixelsPerDegree)/f - 0.5
+	y := (gridN/2-yDeg*pixelsPerDegree)/f - 0.5
 	x = math.Max(0, math.Min(float64(n-1), x))
 	y = math.Max(0, math.Min(float64(n-1), y))
 	x0, y0 := min(int(x), n-2), min(int(y), n-2)
-	fx, fy := x-float64(x0), y-float64(y0)
-	a := float64(m[y0*n+x0])*(1-fx) + float64(m[y0*n+x0+1])*fx
-	b := float64(m[(y0+1)*n+x0])*(1-fx) + float64(m[(y0+1)*n+x0+1])*fx
-	return a*(1-fy) + b*fy
+	return sampler{k: uint8(k), off: int32(y0*n + x0), fx: float32(x - float64(x0)), fy: float32(y - float64(y0))}
+}
+
+// contrast returns the RMS contrast the sampler reads from em.
+func (em *energyMaps) contrast(s sampler) float32 {
+	m := em.maps[s.k]
+	n := int32(gridN >> classLevel(int(s.k)))
+	a := m[s.off]*(1-s.fx) + m[s.off+1]*s.fx
+	b := m[s.off+n]*(1-s.fx) + m[s.off+n+1]*s.fx
+	v := a*(1-s.fy) + b*s.fy
+	if v <= 0 {
+		return 0
+	}
+	return float32(math.Sqrt(float64(v)))
 }
 
 // gaussKernel returns a normalised 1-D Gaussian truncated at 3σ.
@@ -164,10 +182,10 @@ func gaussKernel(sigma float64) []float64 {
 }
 
 // blurZero convolves the n×n map m with the separable kernel k, treating
-// everything outside the map as zero.
-func blurZero(m []float64, n int, k []float64) []float64 {
+// everything outside the map as zero, into out (returned) using tmp; both
+// hold n×n values.
+func blurZero(out, tmp, m []float64, n int, k []float64) []float64 {
 	r := len(k) / 2
-	tmp := make([]float64, n*n)
 	for y := range n {
 		row := m[y*n : y*n+n]
 		for x := range n {
@@ -178,7 +196,7 @@ func blurZero(m []float64, n int, k []float64) []float64 {
 			tmp[y*n+x] = s
 		}
 	}
-	out := make([]float64, n*n)
+	clear(out)
 	for y := range n {
 		for i := max(0, r-y); i < len(k) && y+i-r < n; i++ {
 			w := k[i]
@@ -199,7 +217,9 @@ func blurNormalised(m []float64, n int, k []float64) []float64 {
 	for i := range ones {
 		ones[i] = 1
 	}
-	b, w := blurZero(m, n, k), blurZero(ones, n, k)
+	tmp := make([]float64, n*n)
+	b := blurZero(make([]float64, n*n), tmp, m, n, k)
+	w := blurZero(make([]float64, n*n), tmp, ones, n, k)
 	for i := range b {
 		b[i] /= w[i]
 	}

@@ -1,15 +1,18 @@
 package simulate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/npy"
+	"cortexcast/meshes"
 )
 
 // ROI classes of the Algonauts 2023 release, in file order.
@@ -37,43 +40,53 @@ const (
 )
 
 // flocBlob places one floc ROI: a blob of Size challenge vertices taken
-// from the host streams (visual-ROI vertices excluded) around the host
-// vertex at rank fraction At of the hosts sorted by fsaverage index.
+// from the host streams (visual-ROI vertices excluded). With the fsaverage
+// sphere at hand the blob is the Size free hosts nearest (on the sphere) to
+// its centre, the host whose rank fractions in posterior→anterior order
+// and in medial→lateral order are nearest (At, Lateral). Without it the
+// blob is the hosts nearest in fsaverage-index order to the host at rank
+// fraction At of the hosts sorted by index (such blobs are scattered over
+// the stream, not compact).
 type flocBlob struct {
 	Class, Name string
 	Label       int64
 	Hosts       []int64 // stream labels
 	At          float64
+	Lateral     float64
 	Size        int
 	// Category is the content category the ROI prefers.
 	Category int
 }
 
-// flocBlobs is the documented placement of the floc ROIs. Without the real
-// floc masks, each ROI is a neighbourhood in vertex-index order within the
-// stream that holds it anatomically: the ventral stream for the fusiform
-// and medial temporal ROIs (FFA, FBA, PPA, VWFA, mfs/mTL/aTL), the lateral
-// stream for the occipito-temporal ROIs (OFA, EBA), the parietal stream for
-// OPA, the midventral stream for OWFA. RSC is the real RSC mask when the
-// nsdgeneralRSC.mgz files are present. Blobs never share a vertex; one that
-// meets an earlier blob grows past it.
+// flocBlobs is the documented placement of the floc ROIs (real floc masks
+// are not at hand). Each ROI lies in the stream that holds it anatomically:
+// the ventral stream for the fusiform and medial temporal ROIs (FFA, FBA,
+// PPA, VWFA, mfs/mTL/aTL), the lateral stream for the occipito-temporal
+// ROIs (OFA, EBA), the parietal stream for OPA (transverse occipital
+// sulcus), the midventral stream for OWFA. Along the posterior→anterior
+// axis they follow the usual order (OFA/FBA-1 posterior, FFA-1 before
+// FFA-2, mTL/aTL anterior); across it PPA and the mTL ROIs are medial
+// (collateral sulcus, parahippocampal cortex), FFA and mfs-words on the
+// mid-fusiform, VWFA lateral (occipitotemporal sulcus). RSC is the real
+// RSC mask when the nsdgeneralRSC.mgz files are present. Blobs never share
+// a vertex; one that meets an earlier blob grows past it.
 var flocBlobs = []flocBlob{
-	{"floc-faces", "OFA", 1, []int64{streamLateral}, 0.15, 250, catFace},
-	{"floc-faces", "FFA-1", 2, []int64{streamVentral}, 0.20, 300, catFace},
-	{"floc-faces", "FFA-2", 3, []int64{streamVentral}, 0.40, 250, catFace},
-	{"floc-faces", "mTL-faces", 4, []int64{streamVentral}, 0.85, 100, catFace},
-	{"floc-faces", "aTL-faces", 5, []int64{streamVentral}, 0.97, 100, catFace},
-	{"floc-bodies", "EBA", 1, []int64{streamLateral}, 0.50, 600, catBody},
-	{"floc-bodies", "FBA-1", 2, []int64{streamVentral}, 0.10, 200, catBody},
-	{"floc-bodies", "FBA-2", 3, []int64{streamVentral}, 0.50, 200, catBody},
-	{"floc-bodies", "mTL-bodies", 4, []int64{streamVentral}, 0.90, 100, catBody},
-	{"floc-places", "OPA", 1, []int64{streamParietal}, 0.30, 400, catPlace},
-	{"floc-places", "PPA", 2, []int64{streamVentral}, 0.65, 500, catPlace},
-	{"floc-words", "OWFA", 1, []int64{streamMidventral}, 0.50, 150, catWord},
-	{"floc-words", "VWFA-1", 2, []int64{streamVentral}, 0.30, 250, catWord},
-	{"floc-words", "VWFA-2", 3, []int64{streamVentral}, 0.75, 200, catWord},
-	{"floc-words", "mfs-words", 4, []int64{streamVentral}, 0.55, 150, catWord},
-	{"floc-words", "mTL-words", 5, []int64{streamVentral}, 0.80, 100, catWord},
+	{"floc-faces", "OFA", 1, []int64{streamLateral}, 0.15, 0.5, 250, catFace},
+	{"floc-faces", "FFA-1", 2, []int64{streamVentral}, 0.25, 0.6, 300, catFace},
+	{"floc-faces", "FFA-2", 3, []int64{streamVentral}, 0.50, 0.6, 250, catFace},
+	{"floc-faces", "mTL-faces", 4, []int64{streamVentral}, 0.85, 0.3, 100, catFace},
+	{"floc-faces", "aTL-faces", 5, []int64{streamVentral}, 0.97, 0.6, 100, catFace},
+	{"floc-bodies", "EBA", 1, []int64{streamLateral}, 0.50, 0.5, 600, catBody},
+	{"floc-bodies", "FBA-1", 2, []int64{streamVentral}, 0.10, 0.7, 200, catBody},
+	{"floc-bodies", "FBA-2", 3, []int64{streamVentral}, 0.40, 0.8, 200, catBody},
+	{"floc-bodies", "mTL-bodies", 4, []int64{streamVentral}, 0.75, 0.2, 100, catBody},
+	{"floc-places", "OPA", 1, []int64{streamParietal}, 0.30, 0.5, 400, catPlace},
+	{"floc-places", "PPA", 2, []int64{streamVentral}, 0.55, 0.15, 500, catPlace},
+	{"floc-words", "OWFA", 1, []int64{streamMidventral}, 0.50, 0.7, 150, catWord},
+	{"floc-words", "VWFA-1", 2, []int64{streamVentral}, 0.30, 0.95, 250, catWord},
+	{"floc-words", "VWFA-2", 3, []int64{streamVentral}, 0.60, 0.95, 200, catWord},
+	{"floc-words", "mfs-words", 4, []int64{streamVentral}, 0.70, 0.6, 150, catWord},
+	{"floc-words", "mTL-words", 5, []int64{streamVentral}, 0.90, 0.35, 100, catWord},
 }
 
 // rscLabel is RSC's label in floc-places.
@@ -93,25 +106,61 @@ func (h *hemiLayout) label(class string, j int) int64 {
 	return h.labels[class][h.challenge[j]]
 }
 
-// maskSource says where a layout's masks came from.
-type maskSource struct {
+// MaskSource says where a dataset's masks came from.
+type MaskSource struct {
+	// Real is true when the visual-ROI and stream masks are the real ones
+	// from Dir.
 	Real bool   `json:"real"`
 	Dir  string `json:"dir,omitempty"`
-	RSC  string `json:"rsc"` // "mgz", "synthetic" or "none"
+	// RSC is "mgz" (the real RSC mask), "synthetic" or "none".
+	RSC string `json:"rsc"`
+	// Floc is how the floc ROIs were placed: "sphere" (compact blobs on
+	// the fsaverage sphere from Sphere) or "index" (fsaverage-index
+	// neighbourhoods).
+	Floc   string `json:"floc"`
+	Sphere string `json:"sphere,omitempty"`
+}
+
+// sphereNames are the full-fsaverage sphere files, lh and rh.
+var sphereNames = [2]string{"sphere_left.gii.gz", "sphere_right.gii.gz"}
+
+// findSphereDir returns the directory holding both sphere files: fsDir, or
+// when it is empty the fsaverage directory beside the masks
+// (masksDir/../../fsaverage, the layout of shared/data); "" when neither
+// has them.
+func findSphereDir(fsDir, masksDir string) string {
+	dir := fsDir
+	if dir == "" && masksDir != "" {
+		dir = filepath.Join(masksDir, "..", "..", "fsaverage")
+	}
+	if dir == "" {
+		return ""
+	}
+	for _, n := range sphereNames {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			return ""
+		}
+	}
+	return filepath.Clean(dir)
 }
 
 // loadLayouts builds both hemispheres' layouts from the real masks in dir
 // (with RSC from {lh,rh}.nsdgeneralRSC.mgz in dir or its parent) or, when
-// dir is empty or lacks the masks, from the synthetic layout.
-func loadLayouts(dir string) ([2]*hemiLayout, maskSource, error) {
+// dir is empty or lacks the masks, from the synthetic layout. With the real
+// masks and the sphere files in sphereDir the floc ROIs are placed on the
+// sphere.
+func loadLayouts(dir, sphereDir string) ([2]*hemiLayout, MaskSource, error) {
 	var out [2]*hemiLayout
 	if dir == "" || !realMasksIn(dir) {
 		for i, h := range hemis {
 			out[i] = syntheticLayout(h)
 		}
-		return out, maskSource{RSC: "synthetic"}, nil
+		return out, MaskSource{RSC: "synthetic", Floc: "index"}, nil
 	}
-	src := maskSource{Real: true, Dir: dir, RSC: "mgz"}
+	src := MaskSource{Real: true, Dir: dir, RSC: "mgz", Floc: "index"}
+	if sphereDir != "" {
+		src.Floc, src.Sphere = "sphere", sphereDir
+	}
 	for i, h := range hemis {
 		l := &hemiLayout{hemi: h, labels: map[string][]int64{}}
 		for _, class := range []string{"prf-visualrois", "streams"} {
@@ -157,7 +206,19 @@ func loadLayouts(dir string) ([2]*hemiLayout, maskSource, error) {
 			}
 		}
 		l.labels["floc-places"] = places
-		placeFloc(l)
+		var sphere []float32
+		if sphereDir != "" {
+			p := filepath.Join(sphereDir, sphereNames[i])
+			surf, err := meshes.ReadSurface(p)
+			if err != nil {
+				return out, src, fmt.Errorf("simulate: sphere: %w", err)
+			}
+			if surf.NumVertices() != algonauts.FsaverageVertices {
+				return out, src, fmt.Errorf("simulate: sphere %s has %d vertices, want %d", p, surf.NumVertices(), algonauts.FsaverageVertices)
+			}
+			sphere = surf.Positions
+		}
+		placeFloc(l, sphere)
 		out[i] = l
 	}
 	return out, src, nil
@@ -219,13 +280,14 @@ func syntheticLayout(hemi string) *hemiLayout {
 	l.labels["streams"] = streams
 	l.labels["prf-visualrois"] = prf
 	l.labels["floc-places"] = places
-	placeFloc(l)
+	placeFloc(l, nil)
 	return l
 }
 
-// placeFloc adds the floc-* classes' blobs (flocBlobs) to l. floc-places
+// placeFloc adds the floc-* classes' blobs (flocBlobs) to l, on the
+// sphere when sphere (x, y, z per fsaverage vertex) is not nil. floc-places
 // must already hold RSC.
-func placeFloc(l *hemiLayout) {
+func placeFloc(l *hemiLayout, sphere []float32) {
 	for _, class := range roiClasses {
 		if l.labels[class] == nil {
 			l.labels[class] = make([]int64, algonauts.FsaverageVertices)
@@ -234,6 +296,11 @@ func placeFloc(l *hemiLayout) {
 	taken := make([]bool, algonauts.FsaverageVertices)
 	for v, p := range l.labels["floc-places"] {
 		taken[v] = p != 0
+	}
+	// Lateral is −x on the left hemisphere's sphere and +x on the right's.
+	lateral := 1.0
+	if l.hemi == "lh" {
+		lateral = -1
 	}
 	for _, b := range flocBlobs {
 		var hosts []int
@@ -245,22 +312,65 @@ func placeFloc(l *hemiLayout) {
 		if len(hosts) == 0 {
 			continue
 		}
-		// Walk outwards from the centre rank, alternating sides, taking
-		// free vertices until the blob is full or the hosts run out.
-		c := min(int(b.At*float64(len(hosts))), len(hosts)-1)
+		var order []int // hosts in the order the blob takes them
+		if sphere == nil {
+			// Outwards from the centre rank, alternating sides.
+			c := min(int(b.At*float64(len(hosts))), len(hosts)-1)
+			for d := 0; c-d >= 0 || c+d < len(hosts); d++ {
+				if c-d >= 0 {
+					order = append(order, hosts[c-d])
+				}
+				if d > 0 && c+d < len(hosts) {
+					order = append(order, hosts[c+d])
+				}
+			}
+		} else {
+			qy := rankFractions(hosts, func(v int) float64 { return float64(sphere[3*v+1]) })
+			qx := rankFractions(hosts, func(v int) float64 { return lateral * float64(sphere[3*v]) })
+			best, bd := 0, math.Inf(1)
+			for i := range hosts {
+				if d := math.Hypot(qy[i]-b.At, qx[i]-b.Lateral); d < bd {
+					best, bd = i, d
+				}
+			}
+			c := hosts[best]
+			dist := func(v int) float64 {
+				dx := float64(sphere[3*v] - sphere[3*c])
+				dy := float64(sphere[3*v+1] - sphere[3*c+1])
+				dz := float64(sphere[3*v+2] - sphere[3*c+2])
+				return dx*dx + dy*dy + dz*dz
+			}
+			order = slices.Clone(hosts)
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(dist(a), dist(b)) })
+		}
 		dst := l.labels[b.Class]
 		got := 0
-		for d := 0; got < b.Size && (c-d >= 0 || c+d < len(hosts)); d++ {
-			for _, j := range []int{c - d, c + d} {
-				if j < 0 || j >= len(hosts) || taken[hosts[j]] || got >= b.Size {
-					continue
-				}
-				taken[hosts[j]] = true
-				dst[hosts[j]] = b.Label
+		for _, v := range order {
+			if got == b.Size {
+				break
+			}
+			if !taken[v] {
+				taken[v] = true
+				dst[v] = b.Label
 				got++
 			}
 		}
 	}
+}
+
+// rankFractions returns, for each vertex of vs, (rank + 0.5)/len(vs) of
+// key(v) among them (ties broken by position).
+func rankFractions(vs []int, key func(int) float64) []float64 {
+	idx := make([]int, len(vs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(key(vs[a]), key(vs[b])) })
+	q := make([]float64, len(vs))
+	for r, i := range idx {
+		q[i] = (float64(r) + 0.5) / float64(len(vs))
+	}
+	return q
 }
 
 // challengeMask returns class's labels restricted to the challenge vertices.

@@ -17,7 +17,7 @@ type vertexModel struct {
 	// prf holds x, y (degrees from fixation, x right, y up) and σ
 	// (degrees) per vertex, row-major n×3.
 	prf   []float32
-	class []uint8 // size class of the pRF
+	samp  []sampler // reads the pRF's contrast
 	// w holds the feature weights, row-major n×numFeatures.
 	w []float32
 	// amp is the signal amplitude, noise the noise SD of one trial;
@@ -69,7 +69,7 @@ var flocClassCategory = map[string]int{"floc-faces": catFace, "floc-bodies": cat
 // ROIs are deterministic (see prfFor); everything else is drawn from r.
 func newVertexModel(l *hemiLayout, r *rand.Rand) *vertexModel {
 	n := len(l.challenge)
-	m := &vertexModel{n: n, prf: make([]float32, 3*n), class: make([]uint8, n), w: make([]float32, n*numFeatures),
+	m := &vertexModel{n: n, prf: make([]float32, 3*n), samp: make([]sampler, n), w: make([]float32, n*numFeatures),
 		amp: make([]float32, n), noise: make([]float32, n), ncsnr: make([]float32, n)}
 	side := 1.0 // the left hemisphere sees the right visual field
 	if l.hemi == "rh" {
@@ -143,7 +143,7 @@ func newVertexModel(l *hemiLayout, r *rand.Rand) *vertexModel {
 			snr = 0.1 + 0.4*r.Float64()
 		}
 		m.prf[3*j], m.prf[3*j+1], m.prf[3*j+2] = float32(x), float32(y), float32(s)
-		m.class[j] = uint8(sizeClass(s * pixelsPerDegree))
+		m.samp[j] = newSampler(sizeClass(s*pixelsPerDegree), x, y)
 		amp := 0.6 + 0.8*r.Float64()
 		m.amp[j] = float32(amp)
 		m.noise[j] = float32(amp / snr)

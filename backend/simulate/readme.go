@@ -36,10 +36,12 @@ The challenge vertices are the fsaverage vertices with a streams label or in RSC
 streams are the input masks. Floc ROIs are not available as real masks, so each is a blob of a fixed
 number of challenge vertices within the stream that holds it anatomically (ventral: FFA-1/2,
 mTL/aTL-faces, FBA-1/2, mTL-bodies, PPA, VWFA-1/2, mfs-words, mTL-words; lateral: OFA, EBA;
-parietal: OPA; midventral: OWFA), excluding visual-ROI vertices: the vertices nearest in
-fsaverage-index order to the host vertex at a fixed rank fraction (see flocBlobs in
-backend/simulate/layout.go). RSC is the RSC mask. Floc ROIs do not overlap. All masks are int64;
-the all-vertices mask is 1 on challenge vertices and 0 elsewhere.
+parietal: OPA; midventral: OWFA), excluding visual-ROI vertices. Placement here: %s. "sphere": the
+vertices nearest on the fsaverage sphere to a centre chosen by its rank fractions along the
+posterior→anterior and medial→lateral axes within the stream; "index": the vertices nearest in
+fsaverage-index order to the host vertex at a fixed rank fraction (scattered, not compact). The
+table is flocBlobs in backend/simulate/layout.go. RSC is the RSC mask. Floc ROIs do not overlap.
+All masks are int64; the all-vertices mask is 1 on challenge vertices and 0 elsewhere.
 
 ## Responses
 For image i and vertex v the true response is
@@ -71,6 +73,6 @@ For image i and vertex v the true response is
 {lh,rh}_noise_sd.npy, {lh,rh}_prf.npy (vertices × [x°, y°, σ°], x right, y up),
 {lh,rh}_weights.npy (vertices × [contrast, face, body, place, word, object, texture]),
 train_repeats.npy, test_repeats.npy (int64), labels.json (per image: content, items, category drive).
-`, m.Seed, m.Subjects, m.Train, m.Test, m.Version, m.Vertices[0], m.Vertices[1], masks, m.Masks.RSC, m.Truth, m.Truth)
+`, m.Seed, m.Subjects, m.Train, m.Test, m.Version, m.Vertices[0], m.Vertices[1], masks, m.Masks.RSC, m.Truth, m.Masks.Floc, m.Truth)
 	return b.String()
 }

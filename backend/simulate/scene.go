@@ -59,10 +59,14 @@ type Labels struct {
 	Signal []float64 `json:"signal"`
 }
 
-// scene draws one procedural scene and returns it with its labels (Split,
+// scene draws one procedural scene on c (ImageSize×ImageSize, or a new
+// canvas when c is nil) and returns the image with its labels (Split,
 // Index and NSDID are left for the caller).
-func scene(r *rand.Rand) (*image.RGBA, Labels) {
-	c := newCanvas(ImageSize, ImageSize)
+func scene(c *canvas, r *rand.Rand) (*image.RGBA, Labels) {
+	if c == nil {
+		c = newCanvas(ImageSize, ImageSize)
+	}
+	clear(c.img.Pix)
 	var lb Labels
 	// The main category decides the background and the first item; clutter
 	// items of any kind follow.

@@ -39,7 +39,7 @@ func TestCategorySignal(t *testing.T) {
 func TestScenes(t *testing.T) {
 	count := make([]int, numCategories)
 	for i := range 300 {
-		img, lb := scene(rand.New(rand.NewPCG(uint64(i), 1)))
+		img, lb := scene(nil, rand.New(rand.NewPCG(uint64(i), 1)))
 		if img.Rect.Dx() != ImageSize || img.Rect.Dy() != ImageSize {
 			t.Fatalf("scene %d is %v", i, img.Rect)
 		}
@@ -55,7 +55,7 @@ func TestScenes(t *testing.T) {
 			}
 		}
 		if i < 5 {
-			img2, lb2 := scene(rand.New(rand.NewPCG(uint64(i), 1)))
+			img2, lb2 := scene(nil, rand.New(rand.NewPCG(uint64(i), 1)))
 			if !slices.Equal(img.Pix, img2.Pix) || lb.Background != lb2.Background || len(lb.Items) != len(lb2.Items) {
 				t.Fatalf("scene %d differs between two draws with the same seed", i)
 			}

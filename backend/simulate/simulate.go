@@ -52,6 +52,12 @@ type Config struct {
 	// the synthetic layout (consecutive fsaverage index ranges with the
 	// real label counts).
 	MasksDir string
+	// FsaverageDir holds the full fsaverage spheres sphere_left.gii.gz and
+	// sphere_right.gii.gz, used with the real masks to place the floc ROIs
+	// as compact blobs. Empty means MasksDir/../../fsaverage (the layout of
+	// shared/data); without the spheres the floc ROIs are fsaverage-index
+	// neighbourhoods.
+	FsaverageDir string
 	// Progress, when not nil, is called (from one goroutine at a time) as
 	// work advances.
 	Progress func(stage string, done, total int)
@@ -90,14 +96,14 @@ type Marker struct {
 	Subjects   int        `json:"subjects"`
 	Train      int        `json:"train"`
 	Test       int        `json:"test"`
-	Masks      maskSource `json:"masks"`
+	Masks      MaskSource `json:"masks"`
 	Vertices   [2]int     `json:"vertices"` // challenge vertices, lh and rh
 	Truth      string     `json:"truth"`    // the truth directory's base name
 	Categories []string   `json:"categories"`
 }
 
 // modelVersion changes whenever the generative model changes output.
-const modelVersion = 1
+const modelVersion = 2
 
 // ReadMarker reads root's MarkerFile; a dataset without one is not
 // simulated (the error wraps fs.ErrNotExist).
@@ -134,7 +140,7 @@ func Generate(ctx context.Context, cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	layouts, src, err := loadLayouts(cfg.MasksDir)
+	layouts, src, err := loadLayouts(cfg.MasksDir, findSphereDir(cfg.FsaverageDir, cfg.MasksDir))
 	if err != nil {
 		return err
 	}
@@ -272,10 +278,9 @@ func renderImages(ctx context.Context, cfg Config, subj int, ids []int, models [
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf bytes.Buffer
-			enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: pool}
+			w := &worker{enc: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: pool}, canvas: newCanvas(ImageSize, ImageSize)}
 			for i := range jobs {
-				done <- renderOne(cfg, subj, i, ids[i], models, d, &enc, &buf)
+				done <- w.render(cfg, subj, i, ids[i], models, d)
 			}
 		}()
 	}
@@ -321,9 +326,19 @@ func renderImages(ctx context.Context, cfg Config, subj int, ids []int, models [
 	return firstErr
 }
 
-func renderOne(cfg Config, subj, i, nsdID int, models [2]*vertexModel, d *subjectData, enc *png.Encoder, buf *bytes.Buffer) error {
+// worker holds one rendering goroutine's reusable state.
+type worker struct {
+	enc    png.Encoder
+	buf    bytes.Buffer
+	canvas *canvas
+	em     energyMaps
+}
+
+// render draws image i of the subject, writes it, and records its labels
+// and receptive-field contrasts in d.
+func (w *worker) render(cfg Config, subj, i, nsdID int, models [2]*vertexModel, d *subjectData) error {
 	sj := fmt.Sprintf("subj%02d", subj)
-	img, lb := scene(rngFor(cfg.Seed, sj, "image", fmt.Sprint(i)))
+	img, lb := scene(w.canvas, rngFor(cfg.Seed, sj, "image", fmt.Sprint(i)))
 	var path string
 	if i < cfg.Train {
 		lb.Split, lb.Index = "train", i+1
@@ -333,18 +348,18 @@ func renderOne(cfg Config, subj, i, nsdID int, models [2]*vertexModel, d *subjec
 		path = algonauts.TestImagePath(cfg.Root, subj, i-cfg.Train+1, nsdID)
 	}
 	lb.NSDID = nsdID
-	buf.Reset()
-	if err := enc.Encode(buf, img); err != nil {
+	w.buf.Reset()
+	if err := w.enc.Encode(&w.buf, img); err != nil {
 		return fmt.Errorf("simulate: encode %s: %w", path, err)
 	}
-	if err := writeFile(path, buf.Bytes()); err != nil {
+	if err := writeFile(path, w.buf.Bytes()); err != nil {
 		return err
 	}
-	em := newEnergyMaps(img)
+	w.em.compute(img)
 	for h, m := range models {
 		row := d.contrast[h][i*m.n : (i+1)*m.n]
 		for j := range row {
-			row[j] = float32(em.contrastAt(int(m.class[j]), float64(m.prf[3*j]), float64(m.prf[3*j+1])))
+			row[j] = w.em.contrast(m.samp[j])
 		}
 	}
 	d.labels[i] = lb

@@ -19,6 +19,7 @@ import (
 
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/npy"
+	"cortexcast/meshes"
 )
 
 // tinyConfig is the fast configuration the tests generate.
@@ -528,11 +529,12 @@ func sd(a []float64) float64 {
 // counts (roi_masks/SOURCE.md).
 func TestRealMasks(t *testing.T) {
 	data := sharedData(t)
-	ls, src, err := loadLayouts(filepath.Join(data, "algonauts2023", "roi_masks"))
+	masks := filepath.Join(data, "algonauts2023", "roi_masks")
+	ls, src, err := loadLayouts(masks, findSphereDir("", masks))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !src.Real || src.RSC != "mgz" {
+	if !src.Real || src.RSC != "mgz" || src.Floc != "sphere" {
 		t.Errorf("source %+v", src)
 	}
 	want := map[string]struct {
@@ -676,6 +678,60 @@ func TestLoadsWithAlgonauts(t *testing.T) {
 		want, _ := algonauts.DefaultMapping(class)
 		if fmt.Sprint(m) != fmt.Sprint(want) {
 			t.Errorf("mapping %s = %v, want %v", class, m, want)
+		}
+	}
+}
+
+// TestSphereBlobsCompact: with the fsaverage sphere each floc ROI has its
+// documented size in its host stream and is compact: its RMS distance from
+// its centroid is under 10 (the sphere's radius is 100; a disc of 100–600
+// fsaverage vertices has an RMS radius of about 3–8, index neighbourhoods
+// spread over 14–32).
+func TestSphereBlobsCompact(t *testing.T) {
+	data := sharedData(t)
+	masks := filepath.Join(data, "algonauts2023", "roi_masks")
+	sd := findSphereDir("", masks)
+	if sd == "" {
+		t.Skip("fsaverage spheres not found beside the masks")
+	}
+	ls, _, err := loadLayouts(masks, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls {
+		surf, err := meshes.ReadSurface(filepath.Join(sd, sphereNames[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := surf.Positions
+		for _, b := range flocBlobs {
+			var vs []int
+			var c [3]float64
+			for v, lab := range l.labels[b.Class] {
+				if lab == b.Label {
+					vs = append(vs, v)
+					for k := range 3 {
+						c[k] += float64(p[3*v+k])
+					}
+					if s := l.labels["streams"][v]; s != b.Hosts[0] {
+						t.Fatalf("%s %s: vertex %d in stream %d, want %d", l.hemi, b.Name, v, s, b.Hosts[0])
+					}
+				}
+			}
+			if len(vs) != b.Size {
+				t.Errorf("%s %s: %d vertices, want %d", l.hemi, b.Name, len(vs), b.Size)
+				continue
+			}
+			var ss float64
+			for _, v := range vs {
+				for k := range 3 {
+					d := float64(p[3*v+k]) - c[k]/float64(len(vs))
+					ss += d * d
+				}
+			}
+			if r := math.Sqrt(ss / float64(len(vs))); r > 10 {
+				t.Errorf("%s %s: RMS radius %.1f, want < 10", l.hemi, b.Name, r)
+			}
 		}
 	}
 }
