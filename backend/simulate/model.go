@@ -16,8 +16,8 @@ type vertexModel struct {
 	n int
 	// prf holds x, y (degrees from fixation, x right, y up) and σ
 	// (degrees) per vertex, row-major n×3.
-	prf   []float32
-	samp  []sampler // reads the pRF's contrast
+	prf  []float32
+	samp []sampler // reads the pRF's contrast
 	// w holds the feature weights, row-major n×numFeatures.
 	w []float32
 	// amp is the signal amplitude, noise the noise SD of one trial;
