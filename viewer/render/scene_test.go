@@ -1,0 +1,411 @@
+package render
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"cortexcast/meshes"
+)
+
+func TestDepthKeyOrder(t *testing.T) {
+	depths := []float32{float32(math.Inf(1)), 1e30, 100, 2.5, 1e-30, 0, -1e-30, -2.5, -100, -1e30, float32(math.Inf(-1))}
+	for i := 1; i < len(depths); i++ {
+		if depthKey(depths[i-1]) >= depthKey(depths[i]) {
+			t.Errorf("key(%v) = %#x not below key(%v) = %#x: farther must sort first", depths[i-1], depthKey(depths[i-1]), depths[i], depthKey(depths[i]))
+		}
+	}
+}
+
+func TestSortItemsMatchesStableSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 3, 17, 1000, 40000} {
+		items := make([]uint64, n)
+		for i := range items {
+			// Few distinct keys so that stability matters.
+			items[i] = uint64(r.Uint32()%64)<<40 | uint64(r.Uint32()%7)<<32 | uint64(i)
+		}
+		want := slices.Clone(items)
+		slices.SortStableFunc(want, func(a, b uint64) int {
+			switch ka, kb := a>>32, b>>32; {
+			case ka < kb:
+				return -1
+			case ka > kb:
+				return 1
+			}
+			return 0
+		})
+		sortItems(items, make([]uint64, n))
+		if !slices.Equal(items, want) {
+			t.Fatalf("n=%d: radix order differs from a stable sort", n)
+		}
+	}
+}
+
+func TestBackToFront(t *testing.T) {
+	// Screen coordinates (y down). Triangle 0 is near (depth −5), triangle 1
+	// far (depth +5); both wind clockwise on screen (face the camera).
+	// Triangle 2 winds counter-clockwise (a back face) and is culled.
+	// Triangle 3 is degenerate (zero area) and is culled.
+	sx := []float32{0, 10, 0, 1, 11, 1, 5, 5, 5}
+	sy := []float32{0, 0, 10, 1, 1, 11, 5, 6, 7}
+	depth := []float32{-5, -5, -5, 5, 5, 5, 0, 0, 0}
+	tris := []uint32{
+		0, 2, 1, // near: (0,0) → (0,10) → (10,0): clockwise on a y-down screen
+		3, 5, 4, // far
+		0, 1, 2, // back face
+		6, 7, 8, // collinear
+	}
+	// Check the fixture's windings independently of triKey.
+	for k, want := range []float32{-100, -100, 100, 0} {
+		i0, i1, i2 := tris[3*k], tris[3*k+1], tris[3*k+2]
+		a2 := (sx[i1]-sx[i0])*(sy[i2]-sy[i0]) - (sy[i1]-sy[i0])*(sx[i2]-sx[i0])
+		if a2 != want {
+			t.Fatalf("fixture triangle %d has doubled signed area %v, want %v", k, a2, want)
+		}
+	}
+	got := BackToFront(sx, sy, depth, tris)
+	if !slices.Equal(got, []uint32{1, 0}) {
+		t.Fatalf("order %v, want [1 0] (far first, back face and degenerate culled)", got)
+	}
+	// Swapping the depths swaps the order.
+	depth = []float32{5, 5, 5, -5, -5, -5, 0, 0, 0}
+	if got := BackToFront(sx, sy, depth, tris); !slices.Equal(got, []uint32{0, 1}) {
+		t.Fatalf("order %v, want [0 1]", got)
+	}
+}
+
+// octaBundle is an octahedron per hemisphere, lh centered at x = −2 and rh
+// at x = +2.
+func octaBundle() *meshes.Bundle {
+	var b meshes.Bundle
+	b.Name = "octa"
+	for h, dx := range []float32{-2, 2} {
+		pos, tris := octahedron()
+		for i := 0; i < len(pos); i += 3 {
+			pos[i] += dx
+		}
+		b.Hemis[h] = meshes.HemiMesh{NumVertices: 6, Inflated: pos, Triangles: tris, Sulc: []float32{-1, 1, 0, 0, 0.5, -0.5}}
+	}
+	return &b
+}
+
+func TestViewerOctahedron(t *testing.T) {
+	v := NewModel(octaBundle())
+	if !v.Ready() {
+		t.Fatal("not ready with a bundle")
+	}
+	if NewModel(nil).Ready() {
+		t.Fatal("ready without a bundle")
+	}
+	// Looking along an axis at an octahedron, exactly the 4 faces on the
+	// camera's side face it (the 4 side-on faces have zero screen area).
+	for _, view := range []string{"lateral", "medial", "dorsal", "ventral", "anterior", "posterior"} {
+		for _, mode := range []LayoutMode{LayoutPanels, LayoutScene} {
+			if err := v.SetView(view); err != nil {
+				t.Fatal(err)
+			}
+			v.SetLayoutMode(mode)
+			if v.Prepare(); v.Drawn() != 8 {
+				n := v.Drawn()
+				t.Errorf("%s mode %d: %d triangles drawn, want 4 per hemisphere", view, mode, n)
+			}
+		}
+	}
+	v.SetLayoutMode(LayoutPanels)
+	v.Reset()
+	if v.Prepare(); v.Drawn() < 8 || v.Drawn() > 14 {
+		n := v.Drawn()
+		t.Errorf("default view: %d triangles drawn, want between 8 and 14 of 16", n)
+	}
+	if err := v.SetView("upside-down"); err == nil {
+		t.Error("unknown view accepted")
+	}
+}
+
+func TestOverlayColorsAndRange(t *testing.T) {
+	v := NewModel(octaBundle())
+	if err := v.SetOverlay(0, []float32{1, 2}); err == nil || !strings.Contains(err.Error(), "2 values") {
+		t.Fatalf("wrong length: %v", err)
+	}
+	if err := v.SetOverlay(2, make([]float32, 6)); err == nil {
+		t.Fatal("hemisphere 2 accepted")
+	}
+	if err := NewModel(nil).SetOverlay(0, nil); err == nil {
+		t.Fatal("overlay without a mesh accepted")
+	}
+	nan := float32(math.NaN())
+	lh := []float32{-2, 0, 1, nan, 0.5, 4}
+	if err := v.SetOverlay(meshes.LH, lh); err != nil {
+		t.Fatal(err)
+	}
+	lh[0] = 100 // the viewer keeps its own copy
+	if !v.HasOverlay() {
+		t.Fatal("hasOverlay false after SetOverlay")
+	}
+	if lo, hi := v.Range(); lo != -4 || hi != 4 {
+		t.Fatalf("automatic range [%v, %v], want symmetric [-4, 4]", lo, hi)
+	}
+	v.Prepare()
+	sc := v.sc
+	cm, _ := ColormapByName("RdBu_r")
+	check := func(h, i int, want [3]float32) {
+		t.Helper()
+		got := [3]float32{sc.base[h][3*i], sc.base[h][3*i+1], sc.base[h][3*i+2]}
+		for k := range 3 {
+			if !near(got[k], want[k], 1e-6) {
+				t.Errorf("hemi %d vertex %d base color %v, want %v", h, i, got, want)
+				return
+			}
+			if c := sc.col[h][3*i+k]; !near(c, want[k]*sc.shade[h][i], 1e-6) {
+				t.Errorf("hemi %d vertex %d shaded color %v, want base × shade %v", h, i, c, want[k]*sc.shade[h][i])
+			}
+		}
+	}
+	rgb := func(t float32) [3]float32 { r, g, b := cm.AtF(t); return [3]float32{r, g, b} }
+	gray := func(h, i int) [3]float32 { g := sc.surf[h].gray[i]; return [3]float32{g, g, g} }
+	check(0, 0, rgb(0.25)) // −2 in [−4, 4]
+	check(0, 1, rgb(0.5))
+	check(0, 5, rgb(1))
+	check(0, 3, gray(0, 3)) // NaN: underlay
+	check(1, 0, gray(1, 0)) // no overlay on rh
+
+	v.SetRange(0, 2)
+	if lo, hi := v.Range(); lo != 0 || hi != 2 {
+		t.Fatalf("range [%v, %v], want [0, 2]", lo, hi)
+	}
+	v.Prepare()
+	check(0, 2, rgb(0.5))
+	check(0, 5, rgb(1)) // clamped
+	v.SetRange(3, 3)    // invalid: back to automatic
+	if lo, hi := v.Range(); lo != -4 || hi != 4 {
+		t.Fatalf("range [%v, %v] after an invalid SetRange, want automatic [-4, 4]", lo, hi)
+	}
+	vir, _ := ColormapByName("viridis")
+	v.SetColormap(vir)
+	if lo, hi := v.Range(); lo != -2 || hi != 4 {
+		t.Fatalf("viridis automatic range [%v, %v], want [min, max] = [-2, 4]", lo, hi)
+	}
+	v.ClearOverlay()
+	if v.HasOverlay() {
+		t.Fatal("HasOverlay true after ClearOverlay")
+	}
+	v.Prepare()
+	check(0, 0, gray(0, 0))
+}
+
+func TestASCII(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"predicted activation", "predicted activation"},
+		{"predicted activation — subj01 – simulated…", "predicted activation - subj01 - simulated..."},
+		{"r² \t", "r?  "},
+	}
+	for _, c := range cases {
+		if got := ASCII(c.in); got != c.want {
+			t.Errorf("ASCII(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// fsaverage5 loads the real bundle or skips.
+func fsaverage5(t testing.TB) *meshes.Bundle {
+	t.Helper()
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(root) == root {
+			t.Skip("no go.mod above the test directory; cannot locate ../shared/data")
+		}
+		root = filepath.Dir(root)
+	}
+	dir := filepath.Join(root, "..", "shared", "data")
+	if _, err := os.Stat(filepath.Join(dir, "fsaverage5")); err != nil {
+		t.Skipf("real meshes absent: %s/fsaverage5 not found", dir)
+	}
+	b, err := meshes.BuildBundle(dir, "fsaverage5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestFsaverage5Views(t *testing.T) {
+	b := fsaverage5(t)
+	v := NewModel(b)
+	total := 2 * 20480
+	for _, view := range ViewNames() {
+		if err := v.SetView(view); err != nil {
+			t.Fatal(err)
+		}
+		v.Prepare()
+		n := v.Drawn()
+		// Roughly half of a closed surface faces the camera.
+		if frac := float64(n) / float64(total); frac < 0.33 || frac > 0.67 {
+			t.Errorf("%s: %d of %d triangles drawn (%.2f), want about half", view, n, total, frac)
+		}
+		// Back to front within each hemisphere panel: keys non-decreasing.
+		sc := v.sc
+		for h, seg := range [2][2]int{{0, sc.segEnd[0]}, {sc.segEnd[0], sc.segEnd[1]}} {
+			items := sc.items[seg[0]:seg[1]]
+			for i := 1; i < len(items); i++ {
+				if items[i]>>32 < items[i-1]>>32 {
+					t.Fatalf("%s hemi %d: item %d is farther than item %d", view, h, i, i-1)
+				}
+			}
+		}
+	}
+}
+
+// TestFrameAllocations checks that a camera change (projection, culling,
+// sorting, vertex fill) allocates nothing.
+func TestFrameAllocations(t *testing.T) {
+	b := fsaverage5(t)
+	v := NewModel(b)
+	v.SetOverlay(meshes.LH, b.Hemis[0].Sulc)
+	v.Prepare()
+	allocs := testing.AllocsPerRun(5, func() {
+		v.Orbit(10, 10, 7, 1)
+		v.SetRange(-1, float32(1+v.cam.Azimuth/360)) // recolor too
+		v.Prepare()
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per camera change, want 0", allocs)
+	}
+}
+
+// rasterize paints the viewer's sorted triangles into an RGBA image with
+// Gouraud shading, as DrawTriangles would (without a depth buffer).
+func rasterize(v *Model) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, v.screenW, v.screenH))
+	for i := range img.Pix {
+		img.Pix[i] = 0
+	}
+	sc := v.sc
+	for k := range sc.segEnd[1] {
+		vs := sc.verts[3*k : 3*k+3]
+		x0, x1 := min(vs[0].DstX, vs[1].DstX, vs[2].DstX), max(vs[0].DstX, vs[1].DstX, vs[2].DstX)
+		y0, y1 := min(vs[0].DstY, vs[1].DstY, vs[2].DstY), max(vs[0].DstY, vs[1].DstY, vs[2].DstY)
+		area := (vs[1].DstX-vs[0].DstX)*(vs[2].DstY-vs[0].DstY) - (vs[1].DstY-vs[0].DstY)*(vs[2].DstX-vs[0].DstX)
+		for y := max(0, int(y0)); y <= min(v.screenH-1, int(y1)); y++ {
+			for x := max(0, int(x0)); x <= min(v.screenW-1, int(x1)); x++ {
+				px, py := float32(x)+0.5, float32(y)+0.5
+				w0 := ((vs[1].DstX-px)*(vs[2].DstY-py) - (vs[1].DstY-py)*(vs[2].DstX-px)) / area
+				w1 := ((vs[2].DstX-px)*(vs[0].DstY-py) - (vs[2].DstY-py)*(vs[0].DstX-px)) / area
+				w2 := 1 - w0 - w1
+				if w0 < 0 || w1 < 0 || w2 < 0 {
+					continue
+				}
+				c := func(a, b, c float32) uint8 { return uint8(min(255, 255*(w0*a+w1*b+w2*c))) }
+				img.SetRGBA(x, y, color.RGBA{
+					c(vs[0].ColorR, vs[1].ColorR, vs[2].ColorR),
+					c(vs[0].ColorG, vs[1].ColorG, vs[2].ColorG),
+					c(vs[0].ColorB, vs[1].ColorB, vs[2].ColorB), 255})
+			}
+		}
+	}
+	return img
+}
+
+// TestFsaverage5Picture rasterizes the posterior view in both layouts and
+// checks where the hemispheres land: lh left of the middle, rh right of it,
+// a background gap between them, and both filling a good part of their
+// half. With CORTEXCAST_VIEWER_PNG=dir it also writes the pictures there.
+func TestFsaverage5Picture(t *testing.T) {
+	b := fsaverage5(t)
+	v := NewModel(b)
+	v.SetScreen(480, 300, 1)
+	overlay := make([]float32, b.Hemis[1].NumVertices)
+	for i := range overlay {
+		// Occipital (posterior, y < −60) positive, the rest NaN.
+		if y := b.Hemis[1].Inflated[3*i+1]; y < -60 {
+			overlay[i] = -60 - y
+		} else {
+			overlay[i] = float32(math.NaN())
+		}
+	}
+	if err := v.SetOverlay(meshes.RH, overlay); err != nil {
+		t.Fatal(err)
+	}
+	out := os.Getenv("CORTEXCAST_VIEWER_PNG")
+	for _, c := range []struct {
+		name string
+		mode LayoutMode
+		view string
+	}{
+		{"panels-posterior", LayoutPanels, "posterior"},
+		{"scene-posterior", LayoutScene, "posterior"},
+		{"panels-default", LayoutPanels, "default"},
+		{"panels-lateral", LayoutPanels, "lateral"},
+		{"panels-ventral", LayoutPanels, "ventral"},
+	} {
+		v.SetLayoutMode(c.mode)
+		v.SetView(c.view)
+		v.Prepare()
+		img := rasterize(v)
+		if out != "" {
+			f, err := os.Create(filepath.Join(out, c.name+".png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+		if c.view != "posterior" {
+			continue
+		}
+		// Column coverage: painted pixels per column.
+		cols := make([]int, v.screenW)
+		for y := range v.screenH {
+			for x := range v.screenW {
+				if img.RGBAAt(x, y).A != 0 {
+					cols[x]++
+				}
+			}
+		}
+		sum := func(a, b int) (s int) {
+			for _, n := range cols[a:b] {
+				s += n
+			}
+			return s
+		}
+		w := v.screenW
+		left, right, mid := sum(0, w/2-8), sum(w/2+8, w), sum(w/2-2, w/2+2)
+		half := (w/2 - 8) * v.screenH
+		if float64(left) < 0.08*float64(half) || float64(right) < 0.08*float64(half) {
+			t.Errorf("%s: hemispheres cover %d and %d of %d pixels per half", c.name, left, right, half)
+		}
+		if mid != 0 {
+			t.Errorf("%s: %d pixels painted in the middle gap", c.name, mid)
+		}
+		// The red overlay (rh occipital, facing this posterior camera) lands
+		// in the right half only.
+		var redL, redR int
+		for y := range v.screenH {
+			for x := range w {
+				p := img.RGBAAt(x, y)
+				if int(p.R) > int(p.B)+60 {
+					if x < w/2 {
+						redL++
+					} else {
+						redR++
+					}
+				}
+			}
+		}
+		if redL != 0 || redR < 500 {
+			t.Errorf("%s: overlay pixels left %d right %d, want 0 and many", c.name, redL, redR)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package render
+
+import (
+	"math"
+	"slices"
+
+	"cortexcast/meshes"
+)
+
+// surface is one hemisphere prepared for drawing: triangles wound so that
+// face normals point outward, unit vertex normals and the underlay gray.
+type surface struct {
+	n       int
+	pos     []float32 // 3n
+	tris    []uint32  // 3t
+	normals []float32 // 3n
+	gray    []float32 // n
+	lo, hi  Vec3      // bounding box
+}
+
+func (s *surface) vertex(i uint32) Vec3 {
+	return Vec3{s.pos[3*i], s.pos[3*i+1], s.pos[3*i+2]}
+}
+
+func (s *surface) numTriangles() int { return len(s.tris) / 3 }
+
+// newSurface prepares the inflated surface of h. It copies what it changes.
+func newSurface(h *meshes.HemiMesh) *surface {
+	s := &surface{
+		n:       h.NumVertices,
+		pos:     h.Inflated,
+		tris:    slices.Clone(h.Triangles),
+		normals: make([]float32, 3*h.NumVertices),
+		gray:    make([]float32, h.NumVertices),
+	}
+	OrientOutward(s.pos, s.tris) // flips the winding of our copy when needed
+	VertexNormals(s.pos, s.tris, s.normals)
+	SulcGray(h.Sulc, s.gray)
+	inf := float32(math.Inf(1))
+	s.lo, s.hi = Vec3{inf, inf, inf}, Vec3{-inf, -inf, -inf}
+	for i := 0; i < len(s.pos); i += 3 {
+		for k := range 3 {
+			s.lo[k] = min(s.lo[k], s.pos[i+k])
+			s.hi[k] = max(s.hi[k], s.pos[i+k])
+		}
+	}
+	return s
+}
+
+// center returns the bounding box center.
+func (s *surface) center() Vec3 {
+	return Vec3{(s.lo[0] + s.hi[0]) / 2, (s.lo[1] + s.hi[1]) / 2, (s.lo[2] + s.hi[2]) / 2}
+}
+
+// radiusAround returns the largest distance of a vertex from c.
+func (s *surface) radiusAround(c Vec3) float32 {
+	var r2 float32
+	for i := 0; i < len(s.pos); i += 3 {
+		d := Vec3{s.pos[i], s.pos[i+1], s.pos[i+2]}.sub(c)
+		r2 = max(r2, d.dot(d))
+	}
+	return float32(math.Sqrt(float64(r2)))
+}
+
+// faceNormal returns the unnormalized normal (v1−v0)×(v2−v0) of triangle t,
+// whose length is twice the triangle's area.
+func faceNormal(pos []float32, tris []uint32, t int) Vec3 {
+	i0, i1, i2 := tris[3*t], tris[3*t+1], tris[3*t+2]
+	p0 := Vec3{pos[3*i0], pos[3*i0+1], pos[3*i0+2]}
+	p1 := Vec3{pos[3*i1], pos[3*i1+1], pos[3*i1+2]}
+	p2 := Vec3{pos[3*i2], pos[3*i2+1], pos[3*i2+2]}
+	return p1.sub(p0).cross(p2.sub(p0))
+}
+
+// OrientOutward makes the triangles of a closed surface wind
+// counter-clockwise seen from outside (face normals pointing away from the
+// centroid, by an area-weighted vote). It swaps two indices of every
+// triangle when needed and reports whether it did.
+func OrientOutward(pos []float32, tris []uint32) bool {
+	var c Vec3
+	n := len(pos) / 3
+	if n == 0 {
+		return false
+	}
+	for i := 0; i < len(pos); i += 3 {
+		c[0] += pos[i]
+		c[1] += pos[i+1]
+		c[2] += pos[i+2]
+	}
+	c = Vec3{c[0] / float32(n), c[1] / float32(n), c[2] / float32(n)}
+	var vote float64
+	for t := range len(tris) / 3 {
+		fn := faceNormal(pos, tris, t)
+		i0 := tris[3*t]
+		p0 := Vec3{pos[3*i0], pos[3*i0+1], pos[3*i0+2]}
+		vote += float64(fn.dot(p0.sub(c)))
+	}
+	if vote >= 0 {
+		return false
+	}
+	for t := 0; t+2 < len(tris); t += 3 {
+		tris[t+1], tris[t+2] = tris[t+2], tris[t+1]
+	}
+	return true
+}
+
+// VertexNormals writes unit vertex normals (area-weighted averages of the
+// adjacent face normals) into out (3·N). A vertex with no triangles gets
+// (0, 0, 0).
+func VertexNormals(pos []float32, tris []uint32, out []float32) {
+	clear(out)
+	for t := range len(tris) / 3 {
+		fn := faceNormal(pos, tris, t)
+		for c := range 3 {
+			i := tris[3*t+c]
+			out[3*i] += fn[0]
+			out[3*i+1] += fn[1]
+			out[3*i+2] += fn[2]
+		}
+	}
+	for i := 0; i < len(out); i += 3 {
+		v := Vec3{out[i], out[i+1], out[i+2]}
+		if l := v.norm(); l > 0 {
+			out[i], out[i+1], out[i+2] = v[0]/l, v[1]/l, v[2]/l
+		}
+	}
+}
+
+// Underlay gray levels: a vertex at sulcal depth 0 gets grayMid; the
+// deepest sulci (sulc ≥ the 95th percentile of |sulc|) grayMid−grayAmp and
+// the crowns of gyri grayMid+grayAmp, as nilearn and pycortex shade sulci
+// darker than gyri.
+const (
+	grayMid = 0.62
+	grayAmp = 0.22
+)
+
+// SulcGray writes the underlay gray level (0..1) of each vertex into out:
+// grayMid − grayAmp·clamp(sulc/s, −1, 1), s the 95th percentile of |sulc|.
+// NaN sulcal depth gets grayMid.
+func SulcGray(sulc, out []float32) {
+	abs := make([]float32, 0, len(sulc))
+	for _, v := range sulc {
+		if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+			abs = append(abs, float32(math.Abs(float64(v))))
+		}
+	}
+	var scale float32 = 1
+	if len(abs) > 0 {
+		slices.Sort(abs)
+		if p := abs[int(0.95*float64(len(abs)-1))]; p > 0 {
+			scale = p
+		}
+	}
+	for i, v := range sulc {
+		if math.IsNaN(float64(v)) {
+			out[i] = grayMid
+			continue
+		}
+		out[i] = grayMid - grayAmp*min(max(v/scale, -1), 1)
+	}
+}

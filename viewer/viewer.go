@@ -1,0 +1,490 @@
+// Package viewer is the Ebiten brain viewer: it draws both hemispheres of
+// an inflated cortical surface with a sulcal-depth underlay and an optional
+// per-vertex overlay (colormap, range, colorbar) and a title, with an orbit
+// camera driven by mouse, wheel, touch and keyboard. It builds natively and
+// for js/wasm.
+//
+// Ebiten has no depth buffer here, so back faces are culled and triangles
+// sorted back to front whenever the camera changes (package render does
+// that, without Ebiten); each frame only replays preallocated vertex
+// buffers in DrawTriangles calls of fewer than 65536 vertices.
+//
+// Natively on Linux, Ebiten needs an X display as soon as it is imported
+// (it panics in its init without DISPLAY): tests of the drawing-free logic
+// live in package render.
+package viewer
+
+import (
+	"image"
+	"image/color"
+	"math"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
+	"github.com/hajimehoshi/ebiten/v2/inpututil"
+
+	"cortexcast/meshes"
+	"cortexcast/viewer/render"
+)
+
+// render.Vertex must have ebiten.Vertex's fields, in order: this
+// conversion does not compile otherwise.
+var _ = ebiten.Vertex(render.Vertex{})
+
+const (
+	barSegments = 64
+	glyphW      = 6
+	glyphH      = 16
+)
+
+// Viewer is an ebiten.Game that shows a mesh bundle. All exported methods
+// are safe to call from any goroutine (for example a websocket reader)
+// while ebiten runs Update and Draw.
+type Viewer struct {
+	mu       sync.Mutex
+	m        *render.Model
+	title    string
+	devScale float64
+	barDirty bool
+
+	// Input state.
+	dragging     bool
+	dragX, dragY float32 // where the drag started
+	lastX, lastY int
+	touchBuf     []ebiten.TouchID
+	touchPrev    [2]ebiten.TouchID
+	touchPos     [2][2]float32
+	touchStart   [2]float32
+	touchCount   int
+
+	// Ebiten resources, created on the first Draw.
+	white      *ebiten.Image
+	whiteSub   *ebiten.Image
+	indices    []uint16
+	triOpts    ebiten.DrawTrianglesOptions
+	imgOpts    ebiten.DrawImageOptions
+	background color.Color
+	clipFor    *ebiten.Image
+	clipRect   [2]image.Rectangle
+	clipImg    [2]*ebiten.Image
+	barVerts   []ebiten.Vertex
+	barIdx     []uint16
+	labels     [5]textLabel // title, min, mid, max, message
+	midAt      float32      // position of the mid label along the bar, 0..1
+}
+
+// Label slots.
+const (
+	lblTitle = iota
+	lblMin
+	lblMid
+	lblMax
+	lblMessage
+)
+
+// New returns a viewer showing b (nil: nothing yet, see SetBundle) from the
+// default posterior-lateral view, each hemisphere in its own panel, with
+// the RdBu_r colormap and an automatic symmetric range.
+func New(b *meshes.Bundle) *Viewer {
+	return &Viewer{
+		m:          render.NewModel(b),
+		devScale:   1,
+		barDirty:   true,
+		touchBuf:   make([]ebiten.TouchID, 0, 16),
+		background: color.RGBA{R: 20, G: 22, B: 28, A: 255},
+	}
+}
+
+// SetBundle replaces the meshes (and clears any overlay).
+func (v *Viewer) SetBundle(b *meshes.Bundle) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetBundle(b)
+	v.barDirty = true
+}
+
+// Ready reports whether a mesh is loaded.
+func (v *Viewer) Ready() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m.Ready()
+}
+
+// Stats returns the number of triangles drawn for the current camera and
+// screen (the front-facing ones), and whether an overlay is shown.
+func (v *Viewer) Stats() (drawnTriangles int, hasOverlay bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.Prepare()
+	return v.m.Drawn(), v.m.HasOverlay()
+}
+
+// SetOverlay shows values (one per vertex of hemisphere hemi, meshes.LH or
+// meshes.RH; NaN = no data, underlay only) on that hemisphere. The values
+// are copied. It fails when no mesh is loaded or the length is wrong.
+func (v *Viewer) SetOverlay(hemi int, values []float32) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.barDirty = true
+	return v.m.SetOverlay(hemi, values)
+}
+
+// ClearOverlay removes the overlays of both hemispheres.
+func (v *Viewer) ClearOverlay() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.ClearOverlay()
+	v.barDirty = true
+}
+
+// SetRange fixes the values mapped to the ends of the colormap. A range
+// with vmin ≥ vmax or a non-finite end returns to the automatic range:
+// ±max|value| for diverging colormaps, [min, max] for viridis.
+func (v *Viewer) SetRange(vmin, vmax float32) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetRange(vmin, vmax)
+	v.barDirty = true
+}
+
+// Range returns the values currently mapped to the ends of the colormap.
+func (v *Viewer) Range() (vmin, vmax float32) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m.Range()
+}
+
+// SetColormap selects the overlay colormap (see render.ColormapByName).
+func (v *Viewer) SetColormap(c *render.Colormap) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetColormap(c)
+	v.barDirty = true
+}
+
+// SetTitle sets the line shown at the top (non-ASCII characters are
+// approximated: the built-in font is ASCII).
+func (v *Viewer) SetTitle(s string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.title = s
+}
+
+// SetView moves the camera to a preset (render.ViewNames: "lateral",
+// "medial", "dorsal", "ventral", "anterior", "posterior", "default"),
+// keeping the zoom.
+func (v *Viewer) SetView(name string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m.SetView(name)
+}
+
+// Reset returns to the default view and zoom.
+func (v *Viewer) Reset() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.Reset()
+}
+
+// SetLayoutMode selects render.LayoutPanels (default) or render.LayoutScene.
+func (v *Viewer) SetLayoutMode(mode render.LayoutMode) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetLayoutMode(mode)
+}
+
+// Camera returns the current (left hemisphere) camera.
+func (v *Viewer) Camera() render.Camera {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m.Camera()
+}
+
+// SetCamera sets the camera.
+func (v *Viewer) SetCamera(c render.Camera) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetCamera(c)
+}
+
+// textScale is the integer factor applied to the 6×16 debug font.
+func (v *Viewer) textScale() float32 {
+	return float32(max(1, math.Round(v.devScale)))
+}
+
+// Update handles input: drag to orbit, wheel or pinch to zoom, keys L M D V
+// A P for the presets, 0 or R for the default view, arrows to orbit, + and
+// - to zoom.
+func (v *Viewer) Update() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := v.m
+
+	// Mouse drag.
+	if ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) {
+		x, y := ebiten.CursorPosition()
+		if v.dragging {
+			m.Orbit(v.dragX, v.dragY, float32(x-v.lastX), float32(y-v.lastY))
+		} else {
+			v.dragging = true
+			v.dragX, v.dragY = float32(x), float32(y)
+		}
+		v.lastX, v.lastY = x, y
+	} else {
+		v.dragging = false
+	}
+
+	// Wheel.
+	if _, wy := ebiten.Wheel(); wy != 0 {
+		m.Zoom(float32(math.Exp(0.12 * min(max(wy, -3), 3))))
+	}
+
+	// Touch: one finger orbits, two fingers pinch-zoom.
+	v.touchBuf = ebiten.AppendTouchIDs(v.touchBuf[:0])
+	n := min(len(v.touchBuf), 2)
+	var pos [2][2]float32
+	for i := range n {
+		x, y := ebiten.TouchPosition(v.touchBuf[i])
+		pos[i] = [2]float32{float32(x), float32(y)}
+	}
+	same := n == v.touchCount && n > 0
+	for i := 0; i < n && same; i++ {
+		same = v.touchBuf[i] == v.touchPrev[i]
+	}
+	switch {
+	case same && n == 1:
+		m.Orbit(v.touchStart[0], v.touchStart[1], pos[0][0]-v.touchPos[0][0], pos[0][1]-v.touchPos[0][1])
+	case same && n == 2:
+		d0 := math.Hypot(float64(v.touchPos[0][0]-v.touchPos[1][0]), float64(v.touchPos[0][1]-v.touchPos[1][1]))
+		d1 := math.Hypot(float64(pos[0][0]-pos[1][0]), float64(pos[0][1]-pos[1][1]))
+		if d0 > 1 && d1 > 1 && d0 != d1 {
+			m.Zoom(float32(d1 / d0))
+		}
+	case n == 1:
+		v.touchStart = pos[0]
+	}
+	v.touchCount = n
+	for i := range n {
+		v.touchPrev[i] = v.touchBuf[i]
+		v.touchPos[i] = pos[i]
+	}
+
+	// Keyboard.
+	presets := [...]struct {
+		key  ebiten.Key
+		name string
+	}{
+		{ebiten.KeyL, "lateral"}, {ebiten.KeyM, "medial"}, {ebiten.KeyD, "dorsal"},
+		{ebiten.KeyV, "ventral"}, {ebiten.KeyA, "anterior"}, {ebiten.KeyP, "posterior"},
+		{ebiten.Key0, "default"},
+	}
+	for _, p := range presets {
+		if inpututil.IsKeyJustPressed(p.key) {
+			m.SetView(p.name)
+		}
+	}
+	if inpututil.IsKeyJustPressed(ebiten.KeyR) {
+		m.Reset()
+	}
+	const step = 2 // degrees per frame while an arrow is held
+	c := m.Camera()
+	switch {
+	case ebiten.IsKeyPressed(ebiten.KeyArrowLeft):
+		m.SetCamera(c.Orbit(step, 0))
+	case ebiten.IsKeyPressed(ebiten.KeyArrowRight):
+		m.SetCamera(c.Orbit(-step, 0))
+	case ebiten.IsKeyPressed(ebiten.KeyArrowUp):
+		m.SetCamera(c.Orbit(0, -step))
+	case ebiten.IsKeyPressed(ebiten.KeyArrowDown):
+		m.SetCamera(c.Orbit(0, step))
+	}
+	if inpututil.IsKeyJustPressed(ebiten.KeyEqual) || inpututil.IsKeyJustPressed(ebiten.KeyNumpadAdd) {
+		m.Zoom(1.2)
+	}
+	if inpututil.IsKeyJustPressed(ebiten.KeyMinus) || inpututil.IsKeyJustPressed(ebiten.KeyNumpadSubtract) {
+		m.Zoom(1 / 1.2)
+	}
+	return nil
+}
+
+// Layout is not used (LayoutF is); it returns the outside size.
+func (v *Viewer) Layout(outsideWidth, outsideHeight int) (int, int) {
+	return outsideWidth, outsideHeight
+}
+
+// LayoutF returns the outside size times the device scale factor, so that
+// the viewer draws at the display's full resolution at any window size.
+func (v *Viewer) LayoutF(outsideWidth, outsideHeight float64) (float64, float64) {
+	s := 1.0
+	if mon := ebiten.Monitor(); mon != nil {
+		s = mon.DeviceScaleFactor()
+	}
+	v.mu.Lock()
+	v.devScale = s
+	v.mu.Unlock()
+	return math.Ceil(outsideWidth * s), math.Ceil(outsideHeight * s)
+}
+
+// ensureResources creates the ebiten images and constant buffers once.
+func (v *Viewer) ensureResources() {
+	if v.white != nil {
+		return
+	}
+	v.white = ebiten.NewImage(3, 3)
+	v.white.Fill(color.White)
+	// Vertices sample the middle pixel, (1.5, 1.5), away from the edges.
+	v.whiteSub = v.white.SubImage(image.Rect(1, 1, 2, 2)).(*ebiten.Image)
+	v.indices = make([]uint16, 3*render.MaxChunkTriangles)
+	for i := range v.indices {
+		v.indices[i] = uint16(i)
+	}
+	v.barVerts = make([]ebiten.Vertex, 2*(barSegments+1))
+	v.barIdx = make([]uint16, 0, 6*barSegments)
+	for i := range barSegments {
+		a := uint16(2 * i)
+		v.barIdx = append(v.barIdx, a, a+1, a+2, a+1, a+3, a+2)
+	}
+}
+
+// Draw draws the surfaces, the colorbar and the labels.
+func (v *Viewer) Draw(screen *ebiten.Image) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ensureResources()
+	screen.Fill(v.background)
+	b := screen.Bounds()
+	s := v.textScale()
+	if w, h, ts := v.m.Screen(); w != b.Dx() || h != b.Dy() || ts != s {
+		v.m.SetScreen(b.Dx(), b.Dy(), s)
+		v.barDirty = true
+	}
+	if !v.m.Ready() {
+		v.labels[lblMessage].set("loading brain meshes...")
+		v.drawLabel(screen, lblMessage, float32(b.Dx())/2, float32(b.Dy())/2, 0.5)
+		return
+	}
+	v.m.Prepare()
+	v.drawSurfaces(screen)
+	if v.m.HasOverlay() {
+		v.drawColorbar(screen)
+	}
+	if v.title != "" {
+		v.labels[lblTitle].set(v.title)
+		v.drawLabel(screen, lblTitle, 8*s, 4*s, 0)
+	}
+}
+
+func (v *Viewer) drawSurfaces(screen *ebiten.Image) {
+	rv, lhEnd, end := v.m.Vertices()
+	if len(rv) == 0 {
+		return
+	}
+	verts := unsafe.Slice((*ebiten.Vertex)(unsafe.Pointer(&rv[0])), len(rv))
+	if v.m.Mode() == render.LayoutScene {
+		v.drawRange(screen, verts, 0, end)
+		return
+	}
+	// Clip each hemisphere to its panel (zoomed in, it would spill into the
+	// other); sub-images are rebuilt only when the screen or panels change.
+	panels := v.m.Panels()
+	for h, p := range panels {
+		r := image.Rect(int(p.X), int(p.Y), int(p.X+p.W), int(p.Y+p.H)).Add(screen.Bounds().Min)
+		if v.clipFor != screen || v.clipRect[h] != r {
+			v.clipImg[h] = screen.SubImage(r).(*ebiten.Image)
+			v.clipRect[h] = r
+		}
+	}
+	v.clipFor = screen
+	v.drawRange(v.clipImg[0], verts, 0, lhEnd)
+	v.drawRange(v.clipImg[1], verts, lhEnd, end)
+}
+
+// drawRange draws sorted triangles [from, to) in chunks of fewer than 65536
+// vertices.
+func (v *Viewer) drawRange(dst *ebiten.Image, verts []ebiten.Vertex, from, to int) {
+	for start := from; start < to; start += render.MaxChunkTriangles {
+		end := min(start+render.MaxChunkTriangles, to)
+		dst.DrawTriangles(verts[3*start:3*end], v.indices[:3*(end-start)], v.whiteSub, &v.triOpts)
+	}
+}
+
+func (v *Viewer) drawColorbar(screen *ebiten.Image) {
+	s := v.textScale()
+	bar := v.m.BarRect()
+	if v.barDirty {
+		cm := v.m.Colormap()
+		vmin, vmax := v.m.Range()
+		for i := range barSegments + 1 {
+			t := float32(i) / barSegments
+			r, g, b := cm.AtF(t)
+			x := bar.X + t*bar.W
+			v.barVerts[2*i] = ebiten.Vertex{DstX: x, DstY: bar.Y, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: 1}
+			v.barVerts[2*i+1] = ebiten.Vertex{DstX: x, DstY: bar.Y + bar.H, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: 1}
+		}
+		v.labels[lblMin].set(formatValue(vmin))
+		v.labels[lblMax].set(formatValue(vmax))
+		mid := (vmin + vmax) / 2
+		v.midAt = 0.5
+		if vmin < 0 && vmax > 0 {
+			mid = 0
+			v.midAt = -vmin / (vmax - vmin)
+		}
+		v.labels[lblMid].set(formatValue(mid))
+		v.barDirty = false
+	}
+	screen.DrawTriangles(v.barVerts, v.barIdx, v.whiteSub, &v.triOpts)
+	y := bar.Y + bar.H + 2*s
+	v.drawLabel(screen, lblMin, bar.X, y, 0.5)
+	v.drawLabel(screen, lblMid, bar.X+v.midAt*bar.W, y, 0.5)
+	v.drawLabel(screen, lblMax, bar.X+bar.W, y, 0.5)
+}
+
+// drawLabel draws label i with its top at y; align 0 puts its left edge at
+// x, 0.5 its center.
+func (v *Viewer) drawLabel(screen *ebiten.Image, i int, x, y, align float32) {
+	l := &v.labels[i]
+	if l.img == nil || l.text == "" {
+		return
+	}
+	s := v.textScale()
+	v.imgOpts.GeoM.Reset()
+	v.imgOpts.GeoM.Scale(float64(s), float64(s))
+	v.imgOpts.GeoM.Translate(float64(x-align*float32(l.w)*s), float64(y))
+	screen.DrawImage(l.img, &v.imgOpts)
+}
+
+// formatValue formats a colorbar value with 3 significant digits.
+func formatValue(x float32) string {
+	if x == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(float64(x), 'g', 3, 32)
+}
+
+// textLabel is a line of text rendered once into its own image.
+type textLabel struct {
+	text string
+	w    int // pixels at scale 1
+	img  *ebiten.Image
+}
+
+// set re-renders the label when its text changes.
+func (l *textLabel) set(s string) {
+	if s == l.text && l.img != nil {
+		return
+	}
+	l.text = s
+	a := render.ASCII(s)
+	l.w = glyphW*len(a) + 2
+	if l.img == nil || l.img.Bounds().Dx() < l.w {
+		if l.img != nil {
+			l.img.Deallocate()
+		}
+		l.img = ebiten.NewImage(max(l.w, 64), glyphH)
+	}
+	l.img.Clear()
+	ebitenutil.DebugPrint(l.img, a)
+}
