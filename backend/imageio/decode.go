@@ -76,6 +76,13 @@ func Decode(data []byte, lim Limits) (image.Image, string, error) {
 	if err := checkSize(cfg.Width, cfg.Height, lim); err != nil {
 		return nil, format, fmt.Errorf("imageio: decode %s: %w", format, err)
 	}
+	if format == "webp" {
+		if w, h, ok := webpFrameSize(data); ok {
+			if err := checkSize(w, h, lim); err != nil {
+				return nil, format, fmt.Errorf("imageio: decode webp frame: %w", err)
+			}
+		}
+	}
 	img, err := decodePixels(data, format)
 	if err != nil {
 		return nil, format, err

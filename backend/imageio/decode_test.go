@@ -417,6 +417,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(bmp24(testImage(3, 2)))
 	f.Add(webpLossless2x2())
 	f.Add(pngWithIHDR(50000, 50000))
+	f.Add(webpBomb(3000, 3000))
 	f.Add([]byte("text"))
 	lim := Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20, MaxSide: 4096}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -431,6 +432,58 @@ func FuzzDecode(f *testing.F) {
 		rgb := ToRGB(img)
 		if len(rgb.Pix) != b.Dx()*b.Dy()*3 {
 			t.Fatalf("ToRGB: %d values for %v", len(rgb.Pix), b)
+		}
+	})
+}
+
+// webpBomb returns a WebP whose VP8X canvas is 1×1 but whose VP8L bitstream
+// declares w×h (followed by no pixel data).
+func webpBomb(w, h int) []byte {
+	le := binary.LittleEndian
+	vp8x := make([]byte, 10) // flags 0, canvas width−1 = 0, height−1 = 0
+	vp8l := []byte{0x2f}
+	vp8l = le.AppendUint32(vp8l, uint32(w-1)|uint32(h-1)<<14)
+	var body []byte
+	body = append(body, "WEBP"...)
+	body = append(body, "VP8X"...)
+	body = le.AppendUint32(body, uint32(len(vp8x)))
+	body = append(body, vp8x...)
+	body = append(body, "VP8L"...)
+	body = le.AppendUint32(body, uint32(len(vp8l)))
+	body = append(body, vp8l...)
+	body = append(body, 0) // pad to even
+	out := append([]byte("RIFF"), le.AppendUint32(nil, uint32(len(body)))...)
+	return append(out, body...)
+}
+
+func TestWebPFrameBomb(t *testing.T) {
+	data := webpBomb(16000, 16000)
+	w, h, ok := webpFrameSize(data)
+	if !ok || w != 16000 || h != 16000 {
+		t.Fatalf("webpFrameSize = %d, %d, %v", w, h, ok)
+	}
+	// image.DecodeConfig only sees the 1×1 canvas.
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || cfg.Width != 1 || cfg.Height != 1 {
+		t.Fatalf("DecodeConfig = %+v, %v (the test no longer models the bypass)", cfg, err)
+	}
+	_, _, err = Decode(data, DefaultLimits())
+	if err == nil || !strings.Contains(err.Error(), "decode webp frame: declared size 16000x16000 exceeds the limit of 12000 pixels per side") {
+		t.Fatalf("err = %v", err)
+	}
+	// The real 2×2 file's frame header is read too.
+	if w, h, ok := webpFrameSize(webpLossless2x2()); !ok || w != 2 || h != 2 {
+		t.Errorf("lossless 2x2: %d, %d, %v", w, h, ok)
+	}
+}
+
+func FuzzWebPFrameSize(f *testing.F) {
+	f.Add(webpBomb(300, 200))
+	f.Add(webpLossless2x2())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, h, ok := webpFrameSize(data)
+		if ok && (w < 0 || h < 0 || w > 1<<14 || h > 1<<14) {
+			t.Fatalf("size %dx%d", w, h)
 		}
 	})
 }
