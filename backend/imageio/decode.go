@@ -4,8 +4,9 @@
 // Decode checks the byte size and the declared dimensions (read from the
 // header with image.DecodeConfig) before any pixel is decoded, so that a small
 // file declaring a huge canvas (a decompression bomb) is refused without
-// allocating it. Supported formats are PNG, JPEG, GIF, BMP and WebP. For an
-// animated GIF only the first frame is decoded. JPEG EXIF orientation is
+// allocating it (for WebP the bitstream's own size is checked as well, since
+// it may differ from the VP8X canvas). Supported formats are PNG, JPEG, GIF,
+// BMP and WebP. For an animated GIF only the first frame is decoded. JPEG EXIF orientation is
 // honoured, so the returned image is upright as a viewer would show it.
 //
 // ToRGB turns any decoded image into an RGB value (H×W×3 float32 in 0..1,
@@ -30,7 +31,9 @@ import (
 	_ "golang.org/x/image/webp"
 )
 
-// Limits bounds what Decode accepts.
+// Limits bounds what Decode accepts. A zero or negative field means no limit.
+// Decoded pixels take up to 8 bytes each (16-bit RGBA), so MaxPixels bounds
+// the memory one decode needs.
 type Limits struct {
 	// MaxBytes is the largest encoded size accepted, in bytes.
 	MaxBytes int64
