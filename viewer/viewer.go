@@ -63,7 +63,6 @@ type Viewer struct {
 	// Ebiten resources, created on the first Draw.
 	white      *ebiten.Image
 	whiteSub   *ebiten.Image
-	indices    []uint16
 	triOpts    ebiten.DrawTrianglesOptions
 	imgOpts    ebiten.DrawImageOptions
 	background color.Color
@@ -337,10 +336,6 @@ func (v *Viewer) ensureResources() {
 	v.white.Fill(color.White)
 	// Vertices sample the middle pixel, (1.5, 1.5), away from the edges.
 	v.whiteSub = v.white.SubImage(image.Rect(1, 1, 2, 2)).(*ebiten.Image)
-	v.indices = make([]uint16, 3*render.MaxChunkTriangles)
-	for i := range v.indices {
-		v.indices[i] = uint16(i)
-	}
 	v.barVerts = make([]ebiten.Vertex, 2*(barSegments+1))
 	v.barIdx = make([]uint16, 0, 6*barSegments)
 	for i := range barSegments {
@@ -378,36 +373,28 @@ func (v *Viewer) Draw(screen *ebiten.Image) {
 }
 
 func (v *Viewer) drawSurfaces(screen *ebiten.Image) {
-	rv, lhEnd, end := v.m.Vertices()
-	if len(rv) == 0 {
+	rv, idx, chunks := v.m.DrawList()
+	if len(chunks) == 0 {
 		return
 	}
 	verts := unsafe.Slice((*ebiten.Vertex)(unsafe.Pointer(&rv[0])), len(rv))
-	if v.m.Mode() == render.LayoutScene {
-		v.drawRange(screen, verts, 0, end)
-		return
-	}
-	// Clip each hemisphere to its panel (zoomed in, it would spill into the
-	// other); sub-images are rebuilt only when the screen or panels change.
-	panels := v.m.Panels()
-	for h, p := range panels {
-		r := image.Rect(int(p.X), int(p.Y), int(p.X+p.W), int(p.Y+p.H)).Add(screen.Bounds().Min)
-		if v.clipFor != screen || v.clipRect[h] != r {
-			v.clipImg[h] = screen.SubImage(r).(*ebiten.Image)
-			v.clipRect[h] = r
+	targets := [2]*ebiten.Image{screen, screen}
+	if v.m.Mode() == render.LayoutPanels {
+		// Clip each hemisphere to its panel (zoomed in, it would spill into
+		// the other); sub-images are rebuilt only when the screen or the
+		// panels change.
+		for h, p := range v.m.Panels() {
+			r := image.Rect(int(p.X), int(p.Y), int(p.X+p.W), int(p.Y+p.H)).Add(screen.Bounds().Min)
+			if v.clipFor != screen || v.clipRect[h] != r || v.clipImg[h] == nil {
+				v.clipImg[h] = screen.SubImage(r).(*ebiten.Image)
+				v.clipRect[h] = r
+			}
+			targets[h] = v.clipImg[h]
 		}
+		v.clipFor = screen
 	}
-	v.clipFor = screen
-	v.drawRange(v.clipImg[0], verts, 0, lhEnd)
-	v.drawRange(v.clipImg[1], verts, lhEnd, end)
-}
-
-// drawRange draws sorted triangles [from, to) in chunks of fewer than 65536
-// vertices.
-func (v *Viewer) drawRange(dst *ebiten.Image, verts []ebiten.Vertex, from, to int) {
-	for start := from; start < to; start += render.MaxChunkTriangles {
-		end := min(start+render.MaxChunkTriangles, to)
-		dst.DrawTriangles(verts[3*start:3*end], v.indices[:3*(end-start)], v.whiteSub, &v.triOpts)
+	for _, c := range chunks {
+		targets[c.Panel].DrawTriangles(verts[c.V0:c.V1], idx[c.I0:c.I1], v.whiteSub, &v.triOpts)
 	}
 }
 

@@ -298,15 +298,14 @@ func (m *Model) Prepare() bool {
 	return true
 }
 
-// Vertices returns the vertices of the visible triangles in drawing order,
-// 3 per triangle; triangles [0, lhEnd) belong to the first panel and
-// [lhEnd, end) to the second (in LayoutScene lhEnd == end and all share
-// the area). Valid after Prepare, until the next Prepare.
-func (m *Model) Vertices() (verts []Vertex, lhEnd, end int) {
+// DrawList returns the draw list after Prepare: vertices, uint16 indices
+// and the chunks to pass to one DrawTriangles call each, in drawing order
+// (back to front). It stays valid until the next Prepare.
+func (m *Model) DrawList() (verts []Vertex, indices []uint16, chunks []Chunk) {
 	if m.sc == nil {
-		return nil, 0, 0
+		return nil, nil, nil
 	}
-	return m.sc.verts, m.sc.segEnd[0], m.sc.segEnd[1]
+	return m.sc.verts, m.sc.idx, m.sc.chunks
 }
 
 // Drawn returns the number of visible triangles after Prepare.

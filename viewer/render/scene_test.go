@@ -16,11 +16,21 @@ import (
 )
 
 func TestDepthKeyOrder(t *testing.T) {
-	depths := []float32{float32(math.Inf(1)), 1e30, 100, 2.5, 1e-30, 0, -1e-30, -2.5, -100, -1e30, float32(math.Inf(-1))}
-	for i := 1; i < len(depths); i++ {
-		if depthKey(depths[i-1]) >= depthKey(depths[i]) {
-			t.Errorf("key(%v) = %#x not below key(%v) = %#x: farther must sort first", depths[i-1], depthKey(depths[i-1]), depths[i], depthKey(depths[i]))
+	// Depth sums within ±3r, from the farthest to the nearest, and beyond.
+	const r = 10
+	cases := []struct {
+		d    float32
+		want uint32
+	}{
+		{1e9, 0}, {30, 0}, {29.9991, 0}, {29.9986, 1}, {0, 32767}, {-29.9986, 65533}, {-30, 65535}, {-1e9, 65535},
+	}
+	for _, c := range cases {
+		if got := depthKey(c.d, r); got != c.want {
+			t.Errorf("depthKey(%v, %v) = %d, want %d", c.d, r, got, c.want)
 		}
+	}
+	if got := depthKey(5, 0); got != 0 {
+		t.Errorf("depthKey with radius 0 = %d", got)
 	}
 }
 
@@ -30,11 +40,11 @@ func TestSortItemsMatchesStableSort(t *testing.T) {
 		items := make([]uint64, n)
 		for i := range items {
 			// Few distinct keys so that stability matters.
-			items[i] = uint64(r.Uint32()%64)<<40 | uint64(r.Uint32()%7)<<32 | uint64(i)
+			items[i] = uint64(r.Uint32()%64)<<40 | uint64(r.Uint32()%7)<<32 | uint64(r.Uint32()%5)<<48 | uint64(i)
 		}
 		want := slices.Clone(items)
 		slices.SortStableFunc(want, func(a, b uint64) int {
-			switch ka, kb := a>>32, b>>32; {
+			switch ka, kb := (a>>32)&0xffff, (b>>32)&0xffff; {
 			case ka < kb:
 				return -1
 			case ka > kb:
@@ -217,6 +227,18 @@ func TestASCII(t *testing.T) {
 // fsaverage5 loads the real bundle or skips.
 func fsaverage5(t testing.TB) *meshes.Bundle {
 	t.Helper()
+	dir := filepath.Dir(fsaverage5Dir(t))
+	b, err := meshes.BuildBundle(dir, "fsaverage5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fsaverage5Dir returns ../shared/data/fsaverage5 beside the checkout or
+// skips.
+func fsaverage5Dir(t testing.TB) string {
+	t.Helper()
 	root, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -234,11 +256,7 @@ func fsaverage5(t testing.TB) *meshes.Bundle {
 	if _, err := os.Stat(filepath.Join(dir, "fsaverage5")); err != nil {
 		t.Skipf("real meshes absent: %s/fsaverage5 not found", dir)
 	}
-	b, err := meshes.BuildBundle(dir, "fsaverage5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return filepath.Join(dir, "fsaverage5")
 }
 
 func TestFsaverage5Views(t *testing.T) {
@@ -292,14 +310,25 @@ func rasterize(v *Model) *image.RGBA {
 	for i := range img.Pix {
 		img.Pix[i] = 0
 	}
-	sc := v.sc
-	for k := range sc.segEnd[1] {
-		vs := sc.verts[3*k : 3*k+3]
+	verts, idx, chunks := v.DrawList()
+	for _, ch := range chunks {
+		for k := ch.I0; k < ch.I1; k += 3 {
+			vs := [3]Vertex{verts[ch.V0+int(idx[k])], verts[ch.V0+int(idx[k+1])], verts[ch.V0+int(idx[k+2])]}
+			paint(img, vs)
+		}
+	}
+	return img
+}
+
+// paint fills one triangle with Gouraud shading.
+func paint(img *image.RGBA, vs [3]Vertex) {
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	{
 		x0, x1 := min(vs[0].DstX, vs[1].DstX, vs[2].DstX), max(vs[0].DstX, vs[1].DstX, vs[2].DstX)
 		y0, y1 := min(vs[0].DstY, vs[1].DstY, vs[2].DstY), max(vs[0].DstY, vs[1].DstY, vs[2].DstY)
 		area := (vs[1].DstX-vs[0].DstX)*(vs[2].DstY-vs[0].DstY) - (vs[1].DstY-vs[0].DstY)*(vs[2].DstX-vs[0].DstX)
-		for y := max(0, int(y0)); y <= min(v.screenH-1, int(y1)); y++ {
-			for x := max(0, int(x0)); x <= min(v.screenW-1, int(x1)); x++ {
+		for y := max(0, int(y0)); y <= min(h-1, int(y1)); y++ {
+			for x := max(0, int(x0)); x <= min(w-1, int(x1)); x++ {
 				px, py := float32(x)+0.5, float32(y)+0.5
 				w0 := ((vs[1].DstX-px)*(vs[2].DstY-py) - (vs[1].DstY-py)*(vs[2].DstX-px)) / area
 				w1 := ((vs[2].DstX-px)*(vs[0].DstY-py) - (vs[2].DstY-py)*(vs[0].DstX-px)) / area
@@ -315,7 +344,6 @@ func rasterize(v *Model) *image.RGBA {
 			}
 		}
 	}
-	return img
 }
 
 // TestFsaverage5Picture rasterizes the posterior view in both layouts and
@@ -406,6 +434,89 @@ func TestFsaverage5Picture(t *testing.T) {
 		}
 		if redL != 0 || redR < 500 {
 			t.Errorf("%s: overlay pixels left %d right %d, want 0 and many", c.name, redL, redR)
+		}
+	}
+}
+
+// BenchmarkCameraChange measures what a camera change costs per frame
+// (projection, shading, culling, sorting and the vertex fill).
+func BenchmarkCameraChange(b *testing.B) {
+	for _, name := range []string{"fsaverage5", "fsaverage"} {
+		b.Run(name, func(b *testing.B) {
+			dir := filepath.Dir(fsaverage5Dir(b))
+			bundle, err := meshes.BuildBundle(dir, name)
+			if err != nil {
+				b.Skip(err)
+			}
+			m := NewModel(bundle)
+			m.Prepare()
+			b.ResetTimer()
+			for range b.N {
+				m.Orbit(0, 0, 3, 1)
+				m.Prepare()
+			}
+		})
+	}
+}
+
+// TestDrawList checks the chunked draw list against the sorted triangle
+// order, with the real chunk limit and with a tiny one that forces many
+// chunks.
+func TestDrawList(t *testing.T) {
+	b := fsaverage5(t)
+	for _, limit := range []int{MaxChunkVertices, 999} {
+		for _, mode := range []LayoutMode{LayoutPanels, LayoutScene} {
+			m := NewModel(b)
+			m.sc.maxChunk = limit
+			m.SetLayoutMode(mode)
+			m.Prepare()
+			verts, idx, chunks := m.DrawList()
+			sc := m.sc
+			if limit == 999 && len(chunks) < 10 {
+				t.Errorf("limit %d: only %d chunks", limit, len(chunks))
+			}
+			k := 0 // triangle in drawing order
+			prevV, prevI, prevPanel := 0, 0, 0
+			for ci, ch := range chunks {
+				if ch.V0 != prevV || ch.I0 != prevI || ch.Panel < prevPanel {
+					t.Fatalf("chunk %d %+v does not follow (%d, %d, panel %d)", ci, ch, prevV, prevI, prevPanel)
+				}
+				if n := ch.V1 - ch.V0; n > limit || n <= 0 || (ch.I1-ch.I0)%3 != 0 {
+					t.Fatalf("chunk %d %+v: %d vertices (limit %d), %d indices", ci, ch, n, limit, ch.I1-ch.I0)
+				}
+				wantPanel := 0
+				if mode == LayoutPanels && k >= sc.segEnd[0] {
+					wantPanel = 1
+				}
+				if ch.Panel != wantPanel {
+					t.Fatalf("chunk %d starting at triangle %d has panel %d, want %d", ci, k, ch.Panel, wantPanel)
+				}
+				for i := ch.I0; i < ch.I1; i += 3 {
+					it := sc.items[k]
+					h := int(it>>hemiBitPos) & 1
+					tri := int(uint32(it) &^ (1 << hemiBitPos))
+					for c := range 3 {
+						j := int(idx[i+c])
+						if j >= ch.V1-ch.V0 {
+							t.Fatalf("chunk %d index %d out of its %d vertices", ci, j, ch.V1-ch.V0)
+						}
+						vx := verts[ch.V0+j]
+						vi := sc.surf[h].tris[3*tri+c]
+						if vx.DstX != sc.sx[h][vi] || vx.DstY != sc.sy[h][vi] || vx.ColorR != sc.col[h][3*vi] {
+							t.Fatalf("triangle %d corner %d: vertex %+v, want hemi %d vertex %d at (%v, %v)", k, c, vx, h, vi, sc.sx[h][vi], sc.sy[h][vi])
+						}
+					}
+					k++
+				}
+				prevV, prevI, prevPanel = ch.V1, ch.I1, ch.Panel
+			}
+			if k != m.Drawn() {
+				t.Fatalf("draw list has %d triangles, Drawn() = %d", k, m.Drawn())
+			}
+			// Shared vertices: far fewer than 3 per triangle.
+			if limit == MaxChunkVertices && prevV > 2*k {
+				t.Errorf("%d vertices for %d triangles", prevV, k)
+			}
 		}
 	}
 }
