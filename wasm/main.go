@@ -104,9 +104,10 @@ func (a *app) Draw(screen *ebiten.Image) { a.v.Draw(screen) }
 func (a *app) Layout(w, h int) (int, int) { return a.v.Layout(w, h) }
 
 func (a *app) title() string {
-	t := fmt.Sprintf("predicted activation · subj%02d · %s", a.subject, a.welcome.Features)
+	// The viewer's font is ASCII only.
+	t := fmt.Sprintf("predicted activation | subj%02d | %s", a.subject, a.welcome.Features)
 	if a.welcome.Simulated {
-		t += " · SIMULATED data"
+		t += " | SIMULATED data"
 	}
 	return t
 }
