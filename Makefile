@@ -67,10 +67,11 @@ unit: test-deps build-deps
 # Each fuzz target runs briefly; what they find becomes a testdata/fuzz case.
 FUZZ_TIME ?= 5s
 fuzz:
-	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' backend meshes viewer wasm | xargs -n1 dirname | sort -u); do \
+	@set -e; log=$$(mktemp); for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' backend meshes viewer wasm | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec/*_test.go | sed 's/func //'); do \
-	    echo "fuzz $$spec $$f"; $(GO) test ./$$spec -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_TIME) >/dev/null || { echo "fuzz $$spec $$f failed"; exit 1; }; \
-	  done; done
+	    echo "fuzz $$spec $$f"; \
+	    $(GO) test ./$$spec -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_TIME) >$$log 2>&1 || { cat $$log; echo "fuzz $$spec $$f failed"; rm -f $$log; exit 1; }; \
+	  done; done; rm -f $$log
 
 test: vet wasm unit fuzz
 	@echo "make test: all checks passed"
