@@ -42,6 +42,7 @@ func commands() []command {
 		{"features", "extract image features for every subject of a dataset (cached)", runFeatures},
 		{"train", "fit a ridge encoding model per subject and hemisphere", runTrain},
 		{"evaluate", "score trained models: per-vertex r, per-ROI summaries, noise ceiling on simulated data", runEvaluate},
+		{"submit", "write the challenge submission (test-image predictions and zip), or check one with --validate", runSubmit},
 		{"serve", "serve the browser viewer and live predictions", runServe},
 		{"demo", "prepare the simulated default (simulate, features, train) if needed, then serve", runDemo},
 		{"version", "print the version", runVersion},
