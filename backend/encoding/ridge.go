@@ -1,13 +1,16 @@
 // Package encoding fits and stores voxel-wise (vertex-wise) encoding models: ridge regression from an
 // image feature matrix to the response of every cortical vertex, with a regularisation strength
-// chosen per vertex by efficient leave-one-out cross-validation, the per-subject model that pairs a
-// ridge for each hemisphere with the feature extractor it was trained on, and the on-disk model store.
+// chosen per vertex by efficient leave-one-out or K-fold cross-validation, the organisers' PCA +
+// least-squares baseline, the per-subject model that pairs a ridge for each hemisphere with the
+// feature extractor it was trained on, and the on-disk model store.
 //
 // FitRidge reproduces scikit-learn's RidgeCV(alphas, alpha_per_target=True, fit_intercept=True) with
 // its default cv=None: the data are centred (the intercept is not penalised), the design is
 // decomposed once, and for every alpha of the grid the exact leave-one-out residuals of every target
 // follow from a rescaling of that decomposition. Each target keeps the alpha with the smallest mean
-// squared leave-one-out error, the first of the grid on ties, as scikit-learn does.
+// squared leave-one-out error, the first of the grid on ties, as scikit-learn does. With
+// RidgeOptions.Folds ≥ 2 the alphas are chosen by K-fold cross-validation instead, in the manner of
+// himalaya's RidgeCV (see kfold.go).
 package encoding
 
 import (
@@ -45,6 +48,13 @@ type RidgeOptions struct {
 	// BlockSize is the number of targets (vertices) handled at once by one worker; it bounds the
 	// memory at about 2 × n × BlockSize float64 per worker (plus the p × BlockSize weights). 0 means DefaultBlockSize.
 	BlockSize int
+	// Folds selects the cross-validation: 0 means exact leave-one-out (scikit-learn's RidgeCV with
+	// cv=None); k ≥ 2 means K-fold cross-validation over the folds algonauts.KFold(n, k, Seed)
+	// (himalaya's RidgeCV style), each alpha scored by its validation squared error summed over the
+	// folds. In K-fold mode each worker also keeps k × p × BlockSize float64 per block.
+	Folds int
+	// Seed fixes the K-fold partition; unused for leave-one-out.
+	Seed int64
 	// Workers is the number of blocks fitted in parallel; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, when set, is called after each block with the number of targets done and the
@@ -61,18 +71,19 @@ type Ridge struct {
 	Alpha []float32 // V: the alpha chosen for each target
 }
 
-// fitResult is what fitRidge computes beyond the model: the mean squared leave-one-out error of
-// every target for every alpha (V×len(alphas) row-major), when asked for.
+// fitResult is what fitRidge computes beyond the model: the cross-validation curve of every target,
+// V×len(alphas) row-major, when asked for. It is the mean squared error over the n samples, each
+// predicted once: by leave-one-out, or by the model of the fold that held it out.
 type fitResult struct {
 	ridge *Ridge
-	loo   []float64
+	cv    []float64
 }
 
 // FitRidge fits ridge regressions from the n×p row-major features x to the n×v row-major targets y,
 // choosing an alpha per target from opt.Alphas by exact leave-one-out error, as scikit-learn's
-// RidgeCV(alphas, alpha_per_target=True) does. It returns an error for inconsistent shapes, fewer
-// than two samples, a bad alpha grid, or a NaN or infinite value in x or y (naming its row and
-// column).
+// RidgeCV(alphas, alpha_per_target=True) does, or by K-fold cross-validation when opt.Folds ≥ 2.
+// It returns an error for inconsistent shapes, fewer than two samples, a bad alpha grid or fold
+// count, or a NaN or infinite value in x or y (naming its row and column).
 func FitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions) (*Ridge, error) {
 	res, err := fitRidge(x, n, p, y, v, opt, false)
 	if err != nil {
@@ -82,8 +93,12 @@ func FitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions) (*Rid
 }
 
 // validate checks shapes, the grid and the finiteness of the data.
-func validate(x []float32, n, p int, y []float32, v int, alphas []float64) error {
+func validate(x []float32, n, p int, y []float32, v int, alphas []float64, folds int) error {
 	switch {
+	case folds == 1 || folds < 0:
+		return fmt.Errorf("encoding: RidgeOptions.Folds = %d, want 0 (leave-one-out) or at least 2", folds)
+	case folds > n:
+		return fmt.Errorf("encoding: RidgeOptions.Folds = %d exceeds the %d samples", folds, n)
 	case n < 2:
 		return fmt.Errorf("encoding: ridge needs at least 2 samples, got n=%d", n)
 	case p < 1 || v < 1:
@@ -127,8 +142,9 @@ type decomposition struct {
 // decompose factorises the centred n×p matrix xc through the eigendecomposition of the smaller Gram
 // matrix: XᵀX (p×p) when n > p, as scikit-learn's 'svd' mode does through the SVD, or XXᵀ (n×n)
 // otherwise (its 'eigen' mode). Eigenvalues below λmax·max(n,p)·ε are rounding noise and dropped;
-// their directions would get a weight of at most ε relative to the largest for any alpha.
-func decompose(xc []float64, n, p int) (*decomposition, error) {
+// their directions would get a weight of at most ε relative to the largest for any alpha. When
+// needU is false and n > p, U is not formed (d.u is nil).
+func decompose(xc []float64, n, p int, needU bool) (*decomposition, error) {
 	m := min(n, p)
 	gram := mat.NewSymDense(m, nil)
 	a := blas64.General{Rows: n, Cols: p, Stride: p, Data: xc}
@@ -168,6 +184,9 @@ func decompose(xc []float64, n, p int) (*decomposition, error) {
 	}
 	if n > p {
 		d.v = eig
+		if !needU {
+			return d, nil
+		}
 		d.u = make([]float64, n*r) // U = X·V·diag(1/s)
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, general(p, r, qr), 0, general(n, r, d.u))
 	} else {
@@ -182,27 +201,15 @@ func general(rows, cols int, data []float64) blas64.General {
 	return blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: data}
 }
 
-// fitRidge is FitRidge, optionally keeping the leave-one-out error curves.
-func fitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions, keepLOO bool) (*fitResult, error) {
+// fitRidge is FitRidge, optionally keeping the cross-validation curves.
+func fitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions, keepCV bool) (*fitResult, error) {
 	alphas := opt.Alphas
 	if alphas == nil {
 		alphas = DefaultAlphas()
 	}
-	if err := validate(x, n, p, y, v, alphas); err != nil {
+	if err := validate(x, n, p, y, v, alphas, opt.Folds); err != nil {
 		return nil, err
 	}
-	block := opt.BlockSize
-	if block <= 0 {
-		block = DefaultBlockSize
-	}
-	block = min(block, v)
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	blocks := (v + block - 1) / block
-	workers = min(workers, blocks)
-
 	xmean := columnMeans(x, n, p)
 	ymean := columnMeans(y, n, v)
 	xc := make([]float64, n*p)
@@ -211,7 +218,24 @@ func fitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions, keepL
 			xc[i*p+k] = float64(x[i*p+k]) - xmean[k]
 		}
 	}
-	d, err := decompose(xc, n, p)
+	rd := &Ridge{
+		P: p, V: v,
+		XMean: toFloat32(xmean), YMean: toFloat32(ymean),
+		W:     make([]float32, p*v),
+		Alpha: make([]float32, v),
+	}
+	res := &fitResult{ridge: rd}
+	if keepCV {
+		res.cv = make([]float64, v*len(alphas))
+	}
+	if opt.Folds >= 2 {
+		if err := fitKFold(xc, n, p, y, v, ymean, alphas, opt, res); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+
+	d, err := decompose(xc, n, p, true)
 	if err != nil {
 		return nil, err
 	}
@@ -238,18 +262,34 @@ func fitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions, keepL
 		}
 		shrink[a], invLev[a] = f, inv
 	}
+	block := blockSize(opt, v)
+	runBlocks(v, block, opt, func() func(j0, j1 int) {
+		ws := newWorkspace(n, d.r, p, block)
+		return func(j0, j1 int) {
+			ws.fitBlock(d, y, v, ymean, j0, j1, alphas, shrink, invLev, res)
+		}
+	})
+	return res, nil
+}
 
-	rd := &Ridge{
-		P: p, V: v,
-		XMean: toFloat32(xmean), YMean: toFloat32(ymean),
-		W:     make([]float32, p*v),
-		Alpha: make([]float32, v),
+// blockSize is opt.BlockSize with its default, at most v.
+func blockSize(opt RidgeOptions, v int) int {
+	block := opt.BlockSize
+	if block <= 0 {
+		block = DefaultBlockSize
 	}
-	res := &fitResult{ridge: rd}
-	if keepLOO {
-		res.loo = make([]float64, v*na)
-	}
+	return min(block, v)
+}
 
+// runBlocks calls the block functions made by newWorker, one per worker goroutine, on the target
+// ranges [j0, j1) of width block that cover [0, v), reporting progress as opt asks.
+func runBlocks(v, block int, opt RidgeOptions, newWorker func() func(j0, j1 int)) {
+	blocks := (v + block - 1) / block
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, blocks)
 	jobs := make(chan int, blocks)
 	for b := range blocks {
 		jobs <- b * block
@@ -264,10 +304,10 @@ func fitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions, keepL
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ws := newWorkspace(n, d.r, p, block)
+			fit := newWorker()
 			for j0 := range jobs {
 				j1 := min(v, j0+block)
-				ws.fitBlock(d, y, v, ymean, j0, j1, alphas, shrink, invLev, res)
+				fit(j0, j1)
 				if opt.Progress != nil {
 					mu.Lock()
 					done += j1 - j0
@@ -278,7 +318,6 @@ func fitRidge(x []float32, n, p int, y []float32, v int, opt RidgeOptions, keepL
 		}()
 	}
 	wg.Wait()
-	return res, nil
 }
 
 // workspace is one worker's scratch memory, sized for a full block.
@@ -343,8 +382,8 @@ func (ws *workspace) fitBlock(d *decomposition, y []float32, v int, ymean []floa
 		}
 		for j := range w {
 			loss[j] /= float64(n)
-			if res.loo != nil {
-				res.loo[(j0+j)*len(alphas)+a] = loss[j]
+			if res.cv != nil {
+				res.cv[(j0+j)*len(alphas)+a] = loss[j]
 			}
 			// The first alpha starts the search; later ones replace it only when strictly better
 			// (a NaN never is), exactly as scikit-learn's update rule.

@@ -166,7 +166,7 @@ func TestLOOMatchesBruteForce(t *testing.T) {
 					sse += e * e
 				}
 				want := sse / float64(n)
-				got := res.loo[j*len(alphas)+a]
+				got := res.cv[j*len(alphas)+a]
 				if math.Abs(got-want) > 1e-6*want {
 					t.Errorf("n=%d p=%d target %d alpha %v: LOO error %v, brute force %v", n, p, j, alpha, got, want)
 				}
@@ -243,7 +243,7 @@ func TestSklearnParity(t *testing.T) {
 			}
 			for j := range c.V {
 				for a := range na {
-					got, ref := res.loo[j*na+a], float64(loo[j*na+a])
+					got, ref := res.cv[j*na+a], float64(loo[j*na+a])
 					if math.Abs(got-ref) > 1e-5*ref {
 						t.Errorf("target %d alpha %v: LOO error %v, sklearn %v", j, c.Alphas[a], got, ref)
 					}
