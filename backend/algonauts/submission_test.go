@@ -188,7 +188,7 @@ func TestValidateSubmissionProblems(t *testing.T) {
 			ValidateOptions{Expected: testShapes}, "subj02 is missing (the dataset has it)"},
 		{"extra subject", func(t *testing.T, d string) {
 			WriteSubmission(d, 9, predictions(1, 1, 1), predictions(1, 1, 1), 1, [2]int{1, 1})
-		}, ValidateOptions{Expected: testShapes}, "subj09 is not a subject of the dataset (it has [1 2])"},
+		}, ValidateOptions{Expected: testShapes}, "subj09 is not expected (the expected subjects are [1 2])"},
 		{"no subjects", func(t *testing.T, d string) {
 			os.RemoveAll(SubjectDir(d, 1))
 			os.RemoveAll(SubjectDir(d, 2))
