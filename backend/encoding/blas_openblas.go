@@ -19,3 +19,7 @@ func init() {
 	blas64.Use(netlib.Implementation{})
 	blas32.Use(netlib.Implementation{})
 }
+
+// defaultWorkers is 1: OpenBLAS parallelises each product itself, and concurrent calls from
+// several goroutines made one fit twice as slow on 2 cores.
+func defaultWorkers() int { return 1 }

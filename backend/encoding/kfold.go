@@ -35,7 +35,6 @@ package encoding
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -146,7 +145,7 @@ func fitKFold(xc []float64, n, p int, y []float32, v int, ymean, alphas []float6
 	var wg sync.WaitGroup
 	workers := opt.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = defaultWorkers()
 	}
 	sem := make(chan struct{}, workers)
 	for i := range len(parts) + 1 {

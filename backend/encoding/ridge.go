@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -55,7 +54,8 @@ type RidgeOptions struct {
 	Folds int
 	// Seed fixes the K-fold partition; unused for leave-one-out.
 	Seed int64
-	// Workers is the number of blocks fitted in parallel; 0 means GOMAXPROCS.
+	// Workers is the number of blocks fitted in parallel; 0 means GOMAXPROCS with the pure-Go
+	// BLAS and 1 with OpenBLAS, whose own threads already use every core (more workers only contend).
 	Workers int
 	// Progress, when set, is called after each block with the number of targets done and the
 	// total. Calls are serialised and done increases.
@@ -287,7 +287,7 @@ func runBlocks(v, block int, opt RidgeOptions, newWorker func() func(j0, j1 int)
 	blocks := (v + block - 1) / block
 	workers := opt.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = defaultWorkers()
 	}
 	workers = min(workers, blocks)
 	jobs := make(chan int, blocks)
