@@ -23,3 +23,6 @@ func init() {
 // defaultWorkers is 1: OpenBLAS parallelises each product itself, and concurrent calls from
 // several goroutines made one fit twice as slow on 2 cores.
 func defaultWorkers() int { return 1 }
+
+// blasThreaded says that one BLAS call already uses every core.
+const blasThreaded = true

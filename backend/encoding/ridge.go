@@ -69,6 +69,11 @@ type Ridge struct {
 	YMean []float32 // V: the target means of the training data (the intercepts for centred x)
 	W     []float32 // P×V row-major weights
 	Alpha []float32 // V: the alpha chosen for each target
+
+	// bias caches YMean − XMean·W, the intercept for uncentred x, made on the first prediction
+	// of few rows: with it, one pass over W predicts a row.
+	biasOnce sync.Once
+	bias     []float32
 }
 
 // fitResult is what fitRidge computes beyond the model: the cross-validation curve of every target,

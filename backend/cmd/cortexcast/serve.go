@@ -115,6 +115,9 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 				return fmt.Errorf("model %s: %s predicts %d vertices, the dataset has %d challenge vertices: retrain", dir, hemi, m.Hemis[hi].V, len(ss.Vertices[hi]))
 			}
 		}
+		for _, r := range m.Hemis {
+			r.Predict(r.XMean, 1) // warm up: the first prediction prepares the model's intercepts
+		}
 		models[s] = m
 		subjects = append(subjects, ss)
 	}
