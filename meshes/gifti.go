@@ -1,6 +1,9 @@
-// Package meshes reads cortical surface meshes (GIfTI), locates the
-// fsaverage mesh files on disk, and encodes them into a compact binary
-// bundle that the server sends to the browser viewer.
+// Package meshes reads cortical surface files (GIfTI; FreeSurfer binary
+// surfaces, curvature and patch files; MGH/MGZ per-vertex maps; .npy label
+// masks), locates the fsaverage sources on disk (or fetches them when
+// asked), and encodes them into the compact binary bundle that the server
+// sends to the browser viewer, which decodes it (this package builds for
+// js/wasm).
 package meshes
 
 import (
@@ -411,10 +414,14 @@ func toRowMajor(a *DataArray) {
 }
 
 // Surface is a triangle mesh: 3·N vertex coordinates (x, y, z per vertex)
-// and 3·T vertex indices.
+// and 3·T vertex indices, with what the file says about itself: for GIfTI
+// the point set's metadata, for a FreeSurfer surface its created-by line
+// and volume-info tag (nil when absent).
 type Surface struct {
 	Positions []float32
 	Triangles []uint32
+	CreatedBy string
+	Meta      map[string]string
 }
 
 // NumVertices returns the number of vertices.
@@ -436,7 +443,7 @@ func ReadSurface(path string) (*Surface, error) {
 	for i, v := range t.Int32 {
 		tri[i] = uint32(v) // checked non-negative by checkTopology
 	}
-	return &Surface{Positions: p.Float32, Triangles: tri}, nil
+	return &Surface{Positions: p.Float32, Triangles: tri, Meta: p.Meta}, nil
 }
 
 // ReadShape reads a per-vertex scalar map (such as sulcal depth) from a
