@@ -70,6 +70,8 @@ type Subject struct {
 	ID int
 	// Train and Test are the images of each split, by Index.
 	Train, Test []Image
+	// Notes say which optional parts are missing (no test split), for callers to show.
+	Notes []string
 }
 
 // Subject reads the image lists of subject n.
@@ -86,7 +88,13 @@ func (d *Dataset) Subject(n int) (*Subject, error) {
 	if s.Train, err = listImages(TrainImageDir(d.root, n), "train"); err != nil {
 		return nil, err
 	}
-	if s.Test, err = listImages(TestImageDir(d.root, n), "test"); err != nil {
+	// The test split is optional: a training-only download still trains and evaluates.
+	s.Test, err = listImages(TestImageDir(d.root, n), "test")
+	if errors.Is(err, fs.ErrNotExist) {
+		s.Notes = append(s.Notes, fmt.Sprintf("subj%02d has no test split (%s): nothing to predict for a submission", n, TestImageDir(d.root, n)))
+		err = nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s, nil

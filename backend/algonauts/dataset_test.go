@@ -350,3 +350,21 @@ func TestRealMasks(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingTestSplitIsANote(t *testing.T) {
+	root := writeTiny(t)
+	if err := os.RemoveAll(filepath.Dir(TestImagePath(root, 1, 1, 0))); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ds.Subject(1)
+	if err != nil {
+		t.Fatalf("a subject without a test split must still open: %v", err)
+	}
+	if len(s.Test) != 0 || len(s.Train) == 0 || len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "no test split") {
+		t.Fatalf("test %d, train %d, notes %q", len(s.Test), len(s.Train), s.Notes)
+	}
+}
