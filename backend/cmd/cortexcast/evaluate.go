@@ -104,7 +104,7 @@ func evaluate(ctx context.Context, e *env, o trainOptions) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, valIdx := algonauts.TrainValSplit(len(sub.Train), splitSeed, valFraction)
+		_, valIdx := algonauts.DevkitSplit(len(sub.Train), splitSeed)
 		var xt []float32
 		if rep.Simulated {
 			if xt, _, err = cachedFeatures(ctx, e, ext, o.Cache, sub, "test"); err != nil {

@@ -18,11 +18,9 @@ import (
 	"cortexcast/backend/metrics"
 )
 
-// valFraction and splitSeed define the held-out validation split (the devkit's 90/10).
-const (
-	valFraction = 0.1
-	splitSeed   = 5
-)
+// splitSeed is the numpy seed of the held-out validation split: the Algonauts devkit's 90/10
+// split with its tutorial's seed (algonauts.DevkitSplit reproduces it index for index).
+const splitSeed = 5
 
 func runTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "train", "[flags]",
@@ -98,12 +96,15 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, note := range sub.Notes {
+			e.log.Warn(note)
+		}
 		x, p, err := cachedFeatures(ctx, e, ext, o.Cache, sub, "train")
 		if err != nil {
 			return nil, err
 		}
 		n := len(sub.Train)
-		trainIdx, valIdx := algonauts.TrainValSplit(n, splitSeed, valFraction)
+		trainIdx, valIdx := algonauts.DevkitSplit(n, splitSeed)
 		xt, xv := rows(x, p, trainIdx), rows(x, p, valIdx)
 		fp, err := imageFingerprint(sub.Train)
 		if err != nil {
@@ -113,7 +114,7 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 		man := encoding.Manifest{Subject: s, Features: ext.ID(), FeatureDim: p, Kind: "ridge", Alphas: encoding.DefaultAlphas(),
 			Metrics: map[string]float64{}, DataFingerprint: fp, CodeVersion: version(),
 			Meta: map[string]string{"dataset": o.Data, "train_images": fmt.Sprint(len(trainIdx)), "val_images": fmt.Sprint(len(valIdx)),
-				"split": fmt.Sprintf("devkit-style 90/10, seed %d", splitSeed)}}
+				"split": fmt.Sprintf("the Algonauts devkit 90/10 split, numpy seed %d", splitSeed)}}
 		for hi, hemi := range algonauts.Hemis() {
 			y, _, v, err := sub.FMRI(hemi)
 			if err != nil {
