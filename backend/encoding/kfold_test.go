@@ -274,3 +274,23 @@ func TestKFoldErrors(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFitRidgeKFold(b *testing.B) {
+	n, p, v := 9841, 512, 2048
+	x, y := noisyProblem(33, n, p, 1)
+	rng := rand.New(rand.NewPCG(9, 9))
+	y = make([]float32, n*v)
+	for i := range y {
+		y[i] = float32(rng.NormFloat64())
+	}
+	alphas := make([]float64, 13)
+	for i := range alphas {
+		alphas[i] = math.Pow(10, float64(i)/2)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := FitRidge(x, n, p, y, v, RidgeOptions{Alphas: alphas, Folds: 5}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

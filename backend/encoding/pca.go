@@ -6,7 +6,6 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/mat"
 )
 
 // DefaultPCAComponents is the number of principal components of the organisers' baseline (the
@@ -153,32 +152,29 @@ func (st *ipca) partialFit(xb []float32, nb int) error {
 	if st.seen > 0 {
 		rows = k + nb + 1
 	}
-	m := mat.NewDense(rows, p, nil)
+	m := make([]float64, rows*p)
 	r0 := 0
 	if st.seen > 0 {
 		for i := range k {
 			for c := range p {
-				m.Set(i, c, st.sv[i]*st.comp[i*p+c])
+				m[i*p+c] = st.sv[i] * st.comp[i*p+c]
 			}
 		}
 		r0 = k
 		corr := math.Sqrt(seen / tf * nf)
 		for c := range p {
-			m.Set(rows-1, c, corr*(st.mean[c]-bm[c]))
+			m[(rows-1)*p+c] = corr * (st.mean[c] - bm[c])
 		}
 	}
 	for i := range nb {
 		for c, v := range xb[i*p : (i+1)*p] {
-			m.Set(r0+i, c, float64(v)-bm[c])
+			m[(r0+i)*p+c] = float64(v) - bm[c]
 		}
 	}
-	var svd mat.SVD
-	if !svd.Factorize(m, mat.SVDThinV) {
+	s, vt, ok := svdRight(m, rows, p)
+	if !ok {
 		return fmt.Errorf("SVD of the %d×%d update matrix did not converge", rows, p)
 	}
-	s := svd.Values(nil)
-	var vm mat.Dense
-	svd.VTo(&vm) // p×min(rows, p): the right singular vectors as columns
 	if st.comp == nil {
 		st.comp = make([]float64, k*p)
 		st.sv, st.ev, st.evr = make([]float64, k), make([]float64, k), make([]float64, k)
@@ -186,18 +182,19 @@ func (st *ipca) partialFit(xb []float32, nb int) error {
 	for i := range k {
 		// svd_flip(u_based_decision=False): the largest |entry| of each axis positive (the first
 		// such entry on ties, as numpy's argmax).
+		row := vt[i*p : (i+1)*p]
 		big, at := -1.0, 0
-		for c := range p {
-			if a := math.Abs(vm.At(c, i)); a > big {
+		for c, e := range row {
+			if a := math.Abs(e); a > big {
 				big, at = a, c
 			}
 		}
 		sign := 1.0
-		if vm.At(at, i) < 0 {
+		if row[at] < 0 {
 			sign = -1
 		}
-		for c := range p {
-			st.comp[i*p+c] = sign * vm.At(c, i)
+		for c, e := range row {
+			st.comp[i*p+c] = sign * e
 		}
 		st.sv[i] = s[i]
 		st.ev[i] = s[i] * s[i] / (tf - 1)
@@ -250,8 +247,8 @@ func (c *PCA) Transform(x []float32, n int) []float32 {
 // incremental PCA to components axes (0 means DefaultPCAComponents) in batches of batchSize rows (0
 // means 5·p), then ordinary least squares with an intercept per target on the PCA scores, as
 // scikit-learn's IncrementalPCA(n_components, batch_size) followed by LinearRegression() computes
-// them (the least-squares solution through an SVD of the centred scores, directions below
-// s_max·max(n,K)·ε treated as rank deficiency and given the minimum-norm solution, as LAPACK's gelsd).
+// them (the least-squares solution through a decomposition of the centred scores; a rank-deficient
+// problem gets the minimum-norm solution, as LAPACK's gelsd gives it).
 //
 // Both stages are linear, so the model is returned as the equivalent *Ridge, usable by Predict and
 // the model store unchanged: XMean is the PCA mean, W = Componentsᵀ·B (p×v, B the K×v regression
@@ -290,33 +287,20 @@ func FitPCABaseline(x []float32, n, p int, y []float32, v int, components, batch
 			z[i*k+j] -= zbar[j]
 		}
 	}
-	var svd mat.SVD
-	if !svd.Factorize(mat.NewDense(n, k, z), mat.SVDThin) {
-		return nil, nil, fmt.Errorf("encoding: SVD of the %d×%d PCA scores did not converge", n, k)
+	// The least-squares solution through the decomposition ridge uses (with α = 0): directions with
+	// s² below s²max·max(n,K)·ε are dropped, the minimum-norm solution of a rank-deficient problem.
+	d, err := decompose(z, n, k, true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding: PCA scores: %w", err)
 	}
-	s := svd.Values(nil)
-	var um, vm mat.Dense
-	svd.UTo(&um)
-	svd.VTo(&vm)
-	r := 0
-	for _, sv := range s {
-		if sv > s[0]*float64(max(n, k))*0x1p-52 {
-			r++
-		}
-	}
+	r, u := d.r, d.u
 	// B = V·diag(1/s)·UᵀYc over the r kept directions; W = Cᵀ·B = P·(UᵀYc) with P = Cᵀ·V·diag(1/s)
 	// (p×r); the intercept term z̄·B = q·(UᵀYc) with q = diag(1/s)·Vᵀz̄.
-	u := make([]float64, n*r)
-	for i := range n {
-		for j := range r {
-			u[i*r+j] = um.At(i, j)
-		}
-	}
 	vs := make([]float64, k*r)
 	q := make([]float64, r)
 	for i := range k {
 		for j := range r {
-			vs[i*r+j] = vm.At(i, j) / s[j]
+			vs[i*r+j] = d.v[i*r+j] / d.s[j]
 			q[j] += vs[i*r+j] * zbar[i]
 		}
 	}

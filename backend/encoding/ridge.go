@@ -21,7 +21,6 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/mat"
 )
 
 // DefaultAlphas returns the default ridge grid: 17 values from 10⁻¹ to 10⁷, half a decade apart
@@ -151,20 +150,17 @@ type decomposition struct {
 // needU is false and n > p, U is not formed (d.u is nil).
 func decompose(xc []float64, n, p int, needU bool) (*decomposition, error) {
 	m := min(n, p)
-	gram := mat.NewSymDense(m, nil)
+	gram := make([]float64, m*m)
 	a := blas64.General{Rows: n, Cols: p, Stride: p, Data: xc}
 	t := blas.Trans // XᵀX
 	if n <= p {
 		t = blas.NoTrans // XXᵀ
 	}
-	blas64.Syrk(t, 1, a, 0, gram.RawSymmetric())
-	var es mat.EigenSym
-	if !es.Factorize(gram, true) {
+	blas64.Syrk(t, 1, a, 0, blas64.Symmetric{Uplo: blas.Lower, N: m, Stride: m, Data: gram})
+	vals, q, ok := symEigen(gram, m) // vals ascending
+	if !ok {
 		return nil, fmt.Errorf("encoding: eigendecomposition of the %d×%d Gram matrix failed", m, m)
 	}
-	vals := es.Values(nil) // ascending
-	var q mat.Dense
-	es.VectorsTo(&q)
 	tol := vals[m-1] * float64(max(n, p)) * 0x1p-52
 	var keep []int
 	for k := m - 1; k >= 0; k-- { // descending, like an SVD
@@ -180,8 +176,8 @@ func decompose(xc []float64, n, p int, needU bool) (*decomposition, error) {
 	for c, k := range keep {
 		d.s[c] = math.Sqrt(vals[k])
 		for i := range m {
-			eig[i*r+c] = q.At(i, k)
-			qr[i*r+c] = q.At(i, k) / d.s[c]
+			eig[i*r+c] = q[i*m+k]
+			qr[i*r+c] = q[i*m+k] / d.s[c]
 		}
 	}
 	if r == 0 {
