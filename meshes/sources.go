@@ -427,7 +427,7 @@ func WriteBundleFiles(dir string, b *Bundle) (BundleFiles, error) {
 	}
 	err = npy.WriteFile(f.Gzip, func(w io.Writer) error {
 		cw := &countWriter{w: w}
-		if err := b.EncodeGzip(cw); err != nil {
+		if err := gzipTo(cw, raw); err != nil {
 			return err
 		}
 		f.GzipBytes = cw.n

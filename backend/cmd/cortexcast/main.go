@@ -44,6 +44,7 @@ func commands() []command {
 		{"evaluate", "score trained models: per-vertex r, per-ROI summaries, noise ceiling on simulated data", runEvaluate},
 		{"submit", "write the challenge submission (test-image predictions and zip), or check one with --validate", runSubmit},
 		{"serve", "serve the browser viewer and live predictions", runServe},
+		{"meshes", "build the compact fsaverage mesh bundles, or fetch fsaverage5 (make meshes)", runMeshes},
 		{"demo", "prepare the simulated default (simulate, features, train) if needed, then serve", runDemo},
 		{"version", "print the version", runVersion},
 	}
