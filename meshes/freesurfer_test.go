@@ -637,3 +637,49 @@ func FuzzDecodeLabelsNpy(f *testing.F) {
 		}
 	})
 }
+
+// TestGIfTIExternalFile reads a GIfTI whose arrays are in an external file
+// (little-endian points, big-endian triangles at an offset), as nibabel
+// reads it, and refuses external names that leave the directory.
+func TestGIfTIExternalFile(t *testing.T) {
+	exp := loadFSExpected(t)["ext.gii"]
+	s, err := ReadSurface("testdata/fs/ext.gii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalF32(t, "positions", s.Positions, exp.Coords)
+	for i, v := range exp.Faces {
+		if int(s.Triangles[i]) != v {
+			t.Fatalf("triangle index %d = %d, want %d", i, s.Triangles[i], v)
+		}
+	}
+	doc, err := os.ReadFile("testdata/fs/ext.gii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeGIfTI(bytes.NewReader(doc)); err == nil || !strings.Contains(err.Error(), "ReadGIfTI") {
+		t.Errorf("DecodeGIfTI of an external-data file: %v", err)
+	}
+	dir := t.TempDir()
+	dat, _ := os.ReadFile("testdata/fs/ext.dat")
+	for _, c := range []struct {
+		name, doc string
+		dat       []byte
+		want      string
+	}{
+		{"escape", strings.ReplaceAll(string(doc), `"ext.dat"`, `"../ext.dat"`), dat, "not a relative path inside"},
+		{"absolute", strings.ReplaceAll(string(doc), `"ext.dat"`, `"/etc/hostname"`), dat, "not a relative path inside"},
+		{"short", string(doc), dat[:100], "has 100 bytes, the array needs 144 at offset 0"},
+		{"missing", strings.ReplaceAll(string(doc), `"ext.dat"`, `"none.dat"`), dat, "none.dat"},
+		{"offset", strings.ReplaceAll(string(doc), `ExternalFileOffset="0"`, `ExternalFileOffset="-4"`), dat, "ExternalFileOffset"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			gii := filepath.Join(dir, c.name+".gii")
+			os.WriteFile(gii, []byte(c.doc), 0o644)
+			os.WriteFile(filepath.Join(dir, "ext.dat"), c.dat, 0o644)
+			if _, err := ReadGIfTI(gii); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}

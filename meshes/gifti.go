@@ -14,10 +14,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -98,6 +100,7 @@ type xmlDataArray struct {
 	Encoding           string  `xml:"Encoding,attr"`
 	Endian             string  `xml:"Endian,attr"`
 	ExternalFileName   string  `xml:"ExternalFileName,attr"`
+	ExternalFileOffset string  `xml:"ExternalFileOffset,attr"`
 	Meta               []xmlMD `xml:"MetaData>MD"`
 	Data               string  `xml:"Data"`
 }
@@ -108,7 +111,9 @@ type xmlGIfTI struct {
 }
 
 // ReadGIfTI reads a GIfTI file; a file whose name ends in ".gz" (or that
-// starts with the gzip magic) is decompressed transparently. Besides the
+// starts with the gzip magic) is decompressed transparently. Arrays in the
+// ExternalFileBinary encoding are read from their external file, which
+// must lie in the GIfTI file's directory (or below it). Besides the
 // per-array checks of DecodeGIfTI it checks that the indices of every
 // TRIANGLE array lie within the first POINTSET array.
 func ReadGIfTI(path string) (*GIfTI, error) {
@@ -117,20 +122,56 @@ func ReadGIfTI(path string) (*GIfTI, error) {
 		return nil, fmt.Errorf("meshes: read GIfTI: %w", err)
 	}
 	defer f.Close()
-	g, err := DecodeGIfTI(f)
+	g, err := decodeGIfTI(f, externalReader(filepath.Dir(path)))
 	if err != nil {
 		return nil, fmt.Errorf("meshes: read GIfTI %s: %w", path, err)
 	}
 	return g, nil
 }
 
+// externalFunc returns n bytes at offset off of an array's external file.
+type externalFunc func(name string, off int64, n int) ([]byte, error)
+
+// externalReader reads external data files relative to dir, refusing
+// names that leave it.
+func externalReader(dir string) externalFunc {
+	return func(name string, off int64, n int) ([]byte, error) {
+		if !filepath.IsLocal(name) {
+			return nil, fmt.Errorf("external data file %q is not a relative path inside %s", name, dir)
+		}
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("external data: %w", err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("external data: %w", err)
+		}
+		if off < 0 || off > st.Size() || int64(n) > st.Size()-off {
+			return nil, fmt.Errorf("external data file %s has %d bytes, the array needs %d at offset %d", path, st.Size(), n, off)
+		}
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return nil, fmt.Errorf("external data file %s: %w", path, err)
+		}
+		return b, nil
+	}
+}
+
 // DecodeGIfTI parses a GIfTI document from r (gzip-compressed or not). It
 // supports the ASCII, Base64Binary and GZipBase64Binary encodings, both byte
 // orders, NIFTI_TYPE_FLOAT32 and NIFTI_TYPE_INT32 data, and both array
-// indexing orders. It returns an error when an array's element count does
-// not match its dimensions, when data are truncated, and when triangle
-// indices fall outside the point set.
+// indexing orders; arrays in external files need ReadGIfTI, which knows
+// where the document lies. It returns an error when an array's element
+// count does not match its dimensions, when data are truncated, and when
+// triangle indices fall outside the point set.
 func DecodeGIfTI(r io.Reader) (*GIfTI, error) {
+	return decodeGIfTI(r, nil)
+}
+
+func decodeGIfTI(r io.Reader, ext externalFunc) (*GIfTI, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -153,7 +194,7 @@ func DecodeGIfTI(r io.Reader) (*GIfTI, error) {
 	}
 	g := &GIfTI{Arrays: make([]DataArray, 0, len(doc.Arrays))}
 	for i := range doc.Arrays {
-		a, err := decodeArray(&doc.Arrays[i])
+		a, err := decodeArray(&doc.Arrays[i], ext)
 		if err != nil {
 			return nil, fmt.Errorf("DataArray %d (%s): %w", i, doc.Arrays[i].Intent, err)
 		}
@@ -230,7 +271,7 @@ func parseDims(x *xmlDataArray) ([]int, error) {
 	return dims, nil
 }
 
-func decodeArray(x *xmlDataArray) (DataArray, error) {
+func decodeArray(x *xmlDataArray, ext externalFunc) (DataArray, error) {
 	a := DataArray{Intent: x.Intent, DataType: x.DataType}
 	if len(x.Meta) > 0 {
 		a.Meta = make(map[string]string, len(x.Meta))
@@ -247,9 +288,6 @@ func decodeArray(x *xmlDataArray) (DataArray, error) {
 	if x.DataType != TypeFloat32 && x.DataType != TypeInt32 {
 		return a, fmt.Errorf("unsupported DataType %q (supported: %s, %s)", x.DataType, TypeFloat32, TypeInt32)
 	}
-	if x.ExternalFileName != "" {
-		return a, fmt.Errorf("external data file %q is not supported", x.ExternalFileName)
-	}
 	var order binary.ByteOrder
 	switch x.Endian {
 	case "LittleEndian", "":
@@ -264,8 +302,14 @@ func decodeArray(x *xmlDataArray) (DataArray, error) {
 		if err := decodeASCII(&a, x.Data, n); err != nil {
 			return a, err
 		}
-	case "Base64Binary", "GZipBase64Binary":
-		raw, err := decodeBinary(x.Data, x.Encoding == "GZipBase64Binary", 4*n)
+	case "Base64Binary", "GZipBase64Binary", "ExternalFileBinary":
+		var raw []byte
+		var err error
+		if x.Encoding == "ExternalFileBinary" {
+			raw, err = readExternal(x, ext, 4*n)
+		} else {
+			raw, err = decodeBinary(x.Data, x.Encoding == "GZipBase64Binary", 4*n)
+		}
 		if err != nil {
 			return a, err
 		}
@@ -287,6 +331,25 @@ func decodeArray(x *xmlDataArray) (DataArray, error) {
 		toRowMajor(&a)
 	}
 	return a, nil
+}
+
+// readExternal returns the want bytes of an ExternalFileBinary array.
+func readExternal(x *xmlDataArray, ext externalFunc, want int) ([]byte, error) {
+	name := strings.TrimSpace(x.ExternalFileName)
+	if name == "" {
+		return nil, errors.New("ExternalFileBinary encoding without an ExternalFileName")
+	}
+	if ext == nil {
+		return nil, fmt.Errorf("external data file %q: read the document with ReadGIfTI, which knows its directory", name)
+	}
+	off := int64(0)
+	if s := strings.TrimSpace(x.ExternalFileOffset); s != "" {
+		var err error
+		if off, err = strconv.ParseInt(s, 10, 64); err != nil || off < 0 {
+			return nil, fmt.Errorf("ExternalFileOffset %q is not a non-negative integer", x.ExternalFileOffset)
+		}
+	}
+	return ext(name, off, want)
 }
 
 // decodeBinary base64-decodes s (ignoring whitespace), optionally inflates
