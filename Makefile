@@ -16,7 +16,7 @@ BUILDENV = $(if $(OPENBLAS_LIB),CGO_ENABLED=1 CGO_LDFLAGS=-lopenblas)
 # build needs for `go vet`/`go test` of the viewer, python3 for the fixture scripts.
 TEST_DEBS := libopenblas-dev chromium libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
-.PHONY: all build build-deps wasm run demo test test-deps vet unit fuzz browser bench clean fixtures
+.PHONY: all build build-deps wasm meshes bundles run demo test test-deps vet unit fuzz browser bench clean fixtures
 
 all: build
 
@@ -78,6 +78,14 @@ test: vet wasm unit fuzz
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./backend/... ./meshes/ ./viewer/
+
+# meshes downloads nilearn's fsaverage5 files into the user cache (pinned SHA-256), only when
+# asked; offline it fails at once with instructions. bundles builds the compact mesh bundles.
+meshes: build
+	$(BIN) meshes fetch
+
+bundles: build
+	$(BIN) meshes build
 
 # fixtures regenerates the committed test fixtures with Debian's python3 packages.
 fixtures:
