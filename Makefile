@@ -76,8 +76,13 @@ fuzz:
 test: vet wasm unit fuzz
 	@echo "make test: all checks passed"
 
+# bench prints each measurement beside its reference, measured in the same run: npy reading vs
+# numpy.load, the simulator, ridge vs scikit-learn (minutes), then Go benchmarks for the Gabor
+# features, mesh bundles (sizes and parse time), Pearson r and the viewer's camera change.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./backend/... ./meshes/ ./viewer/
+	$(BUILDENV) $(GO) run $(if $(GOTAGS),-tags "$(GOTAGS)") ./backend/cmd/ccbench
+	$(GO) test -run '^$$' -bench 'Gabor|DecodeBundle|PearsonColumns|CameraChange' -benchtime 3x \
+	  ./backend/features/ ./meshes/ ./backend/metrics/ ./viewer/render/
 
 # meshes downloads nilearn's fsaverage5 files into the user cache (pinned SHA-256), only when
 # asked; offline it fails at once with instructions. bundles builds the compact mesh bundles.
