@@ -14,7 +14,7 @@ GOTAGS   = $(strip $(if $(OPENBLAS_LIB),openblas) $(if $(XLA),xla))
 BUILDENV = $(if $(OPENBLAS_LIB),CGO_ENABLED=1 CGO_LDFLAGS=-lopenblas)
 # Debian packages: chromium for the browser tests, the X11/GL headers that Ebiten's native
 # build needs for `go vet`/`go test` of the viewer, python3 for the fixture scripts.
-TEST_DEBS := libopenblas-dev chromium libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
+TEST_DEBS := libopenblas-dev python3-numpy chromium libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
 .PHONY: all build build-deps wasm meshes bundles run demo test test-deps vet unit fuzz browser bench clean fixtures
 
