@@ -177,20 +177,19 @@ func loadLayouts(dir, sphereDir string) ([2]*hemiLayout, MaskSource, error) {
 			}
 			l.labels[class] = v
 		}
-		var rsc []float32
+		var rsc []float64
 		for _, d := range []string{dir, filepath.Dir(dir)} {
 			p := filepath.Join(d, h+".nsdgeneralRSC.mgz")
 			if _, err := os.Stat(p); err != nil {
 				continue
 			}
-			v, dims, err := readMGH(p)
+			m, err := meshes.ReadMGH(p)
 			if err != nil {
-				return out, src, err
+				return out, src, fmt.Errorf("simulate: %w", err)
 			}
-			if len(v) != algonauts.FsaverageVertices {
-				return out, src, fmt.Errorf("simulate: %s has dims %v, want %d values", p, dims, algonauts.FsaverageVertices)
+			if rsc, err = m.VertexValues(algonauts.FsaverageVertices); err != nil {
+				return out, src, fmt.Errorf("simulate: %s: %w", p, err)
 			}
-			rsc = v
 			break
 		}
 		if rsc == nil {
