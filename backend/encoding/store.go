@@ -43,6 +43,17 @@ type SubjectModel struct {
 // StoreFormat is the version of the on-disk layout that Save writes and Load reads.
 const StoreFormat = 1
 
+// Model kinds recorded in a manifest. Every kind is stored as the same linear map (a *Ridge per
+// hemisphere); the kind says how it was fitted.
+const (
+	KindRidge      = "ridge"       // FitRidge, alphas by leave-one-out
+	KindRidgeKFold = "ridge-kfold" // FitRidge with RidgeOptions.Folds ≥ 2
+	KindBaseline   = "baseline"    // FitPCABaseline: incremental PCA, then least squares
+)
+
+// Kinds returns the model kinds the store knows, in a fixed order.
+func Kinds() []string { return []string{KindRidge, KindRidgeKFold, KindBaseline} }
+
 // manifestFile is the name of the manifest inside a model directory.
 const manifestFile = "manifest.json"
 
@@ -57,7 +68,7 @@ type Manifest struct {
 	Subject    int        `json:"subject"`     // 1-based NSD subject
 	Features   string     `json:"features"`    // feature extractor ID
 	FeatureDim int        `json:"feature_dim"` // features per image, the rows of W
-	Kind       string     `json:"kind"`        // "ridge"
+	Kind       string     `json:"kind"`        // one of Kinds(); Save writes "ridge" when empty
 	Alphas     []float64  `json:"alphas"`      // the grid the alphas were chosen from
 	Hemis      []HemiInfo `json:"hemis"`       // the stored hemispheres, "lh" before "rh"
 	// Metrics holds evaluation results by name (say "lh_median_r", "challenge_score"). JSON has no
@@ -99,7 +110,8 @@ func (r *Ridge) check() error {
 }
 
 // Save writes m with its manifest into the model directory dir, replacing any model there. It fills
-// manifest's Format, Name, Kind, Subject, Features, FeatureDim and Hemis from m (and Meta when
+// manifest's Format, Name, Subject, Features, FeatureDim and Hemis from m, Kind with KindRidge when
+// empty (any other value must be one of Kinds()), and Meta from m when
 // manifest has none, Created when zero). Everything is written into a sibling "<dir>.tmp-*"
 // directory, synced, and renamed into place; an existing model is first renamed aside and deleted
 // after, so a crash leaves either the old or the new model under dir, never half of one.
@@ -109,7 +121,13 @@ func Save(dir string, m *SubjectModel, manifest Manifest) (err error) {
 	}
 	dir = filepath.Clean(dir)
 	mf := manifest
-	mf.Format, mf.Name, mf.Kind = StoreFormat, filepath.Base(dir), "ridge"
+	mf.Format, mf.Name = StoreFormat, filepath.Base(dir)
+	if mf.Kind == "" {
+		mf.Kind = KindRidge
+	}
+	if !slices.Contains(Kinds(), mf.Kind) {
+		return fmt.Errorf("encoding: saving %s: model kind %q, want one of %q", dir, mf.Kind, Kinds())
+	}
 	mf.Subject, mf.Features = m.Subject, m.Features
 	mf.Hemis = nil
 	mf.FeatureDim = 0
@@ -271,8 +289,8 @@ func ParseManifest(body []byte) (*Manifest, error) {
 	switch {
 	case mf.Format != StoreFormat:
 		return nil, fmt.Errorf("manifest format %d, this build reads %d", mf.Format, StoreFormat)
-	case mf.Kind != "ridge":
-		return nil, fmt.Errorf("manifest kind %q, want \"ridge\"", mf.Kind)
+	case !slices.Contains(Kinds(), mf.Kind):
+		return nil, fmt.Errorf("manifest kind %q, want one of %q", mf.Kind, Kinds())
 	case mf.FeatureDim < 1:
 		return nil, fmt.Errorf("manifest feature_dim %d, want positive", mf.FeatureDim)
 	case len(mf.Hemis) == 0 || len(mf.Hemis) > 2:

@@ -77,7 +77,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Features != "gabor-v2" || got.Hemis[0] != nil || mf.Created.IsZero() || len(mf.Hemis) != 1 {
+	if got.Features != "gabor-v2" || got.Hemis[0] != nil || mf.Created.IsZero() || len(mf.Hemis) != 1 || mf.Kind != KindRidge {
 		t.Errorf("replaced model: %+v, manifest %+v", got, mf)
 	}
 	sameRidge(t, "rh after replace", got.Hemis[1], m2.Hemis[1])
@@ -87,6 +87,31 @@ func TestStoreRoundTrip(t *testing.T) {
 	entries, _ := os.ReadDir(root)
 	if len(entries) != 1 {
 		t.Errorf("store holds %d entries after replace, want 1", len(entries))
+	}
+}
+
+func TestSaveKinds(t *testing.T) {
+	root := t.TempDir()
+	m := &SubjectModel{Subject: 1, Features: "f", Hemis: [2]*Ridge{smallRidge(2, 3, 1), nil}}
+	for _, kind := range Kinds() {
+		dir := filepath.Join(root, kind)
+		if err := Save(dir, m, Manifest{Kind: kind}); err != nil {
+			t.Fatalf("kind %s: %v", kind, err)
+		}
+		_, mf, err := Load(dir)
+		if err != nil {
+			t.Fatalf("kind %s: %v", kind, err)
+		}
+		if mf.Kind != kind {
+			t.Errorf("saved kind %q, loaded %q", kind, mf.Kind)
+		}
+	}
+	err := Save(filepath.Join(root, "mlp"), m, Manifest{Kind: "mlp"})
+	if err == nil || !strings.Contains(err.Error(), `kind "mlp"`) {
+		t.Errorf("saving kind mlp: err %v, want one naming the kind", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "mlp")); !os.IsNotExist(err) {
+		t.Errorf("a refused model left a directory (stat: %v)", err)
 	}
 }
 
@@ -261,7 +286,7 @@ func FuzzParseManifest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if mf.Format != StoreFormat || mf.Kind != "ridge" || mf.FeatureDim < 1 || len(mf.Hemis) < 1 || len(mf.Hemis) > 2 {
+		if mf.Format != StoreFormat || !slices.Contains(Kinds(), mf.Kind) || mf.FeatureDim < 1 || len(mf.Hemis) < 1 || len(mf.Hemis) > 2 {
 			t.Fatalf("accepted an invalid manifest: %+v", mf)
 		}
 		for _, h := range mf.Hemis {
