@@ -18,16 +18,39 @@ import (
 // the server refuses messages of another version.
 const ProtocolVersion = 1
 
-// Message types. Client → server: hello, predict (the image follows as a binary frame).
-// Server → client: welcome, vertices (binary), map (binary), progress, error.
+// Message types. Client → server: hello, images, predict_dataset, measured, correlation,
+// roi_summary, train_start, train_cancel (uploaded images travel as binary "image" frames).
+// Server → client: welcome, images, vertices (binary), map (binary), roi_summary, progress,
+// train_finish, error.
 const (
-	TypeHello    = "hello"
-	TypeWelcome  = "welcome"
-	TypePredict  = "predict"
-	TypeVertices = "vertices"
-	TypeMap      = "map"
-	TypeProgress = "progress"
-	TypeError    = "error"
+	TypeHello          = "hello"
+	TypeWelcome        = "welcome"
+	TypePredict        = "predict"
+	TypeVertices       = "vertices"
+	TypeMap            = "map"
+	TypeProgress       = "progress"
+	TypeError          = "error"
+	TypeImages         = "images"
+	TypePredictDataset = "predict_dataset"
+	TypeMeasured       = "measured"
+	TypeCorrelation    = "correlation"
+	TypeROISummary     = "roi_summary"
+	TypeTrainStart     = "train_start"
+	TypeTrainCancel    = "train_cancel"
+	TypeTrainFinish    = "train_finish"
+)
+
+// Map kinds carried in FrameHeader.MapKind.
+const (
+	MapPredicted   = "predicted"
+	MapMeasured    = "measured"
+	MapCorrelation = "correlation"
+)
+
+// Dataset splits.
+const (
+	SplitTrain = "train"
+	SplitTest  = "test"
 )
 
 // Error codes carried in Error messages.
@@ -40,6 +63,18 @@ const (
 	CodeTooLarge       = "too_large"
 	CodeInternal       = "internal"
 	CodeBusy           = "busy"
+	// CodeForbidden answers a state-changing message on a connection whose hello carried
+	// no valid token.
+	CodeForbidden = "forbidden"
+	// CodeRateLimited answers a request over the connection's rate limit.
+	CodeRateLimited = "rate_limited"
+	// CodeNotFound answers a request for a dataset image, map or job that does not exist.
+	CodeNotFound = "not_found"
+	// CodeUnavailable answers a request for something this server cannot provide (no
+	// dataset source, no training).
+	CodeUnavailable = "unavailable"
+	// CodeCancelled ends a training job that was cancelled.
+	CodeCancelled = "cancelled"
 )
 
 // Message is a JSON control message. Type selects which of the optional fields mean something.
@@ -52,12 +87,29 @@ type Message struct {
 	// welcome
 	Welcome *Welcome `json:"welcome,omitempty"`
 
-	// predict: the subject to predict for; the image arrives in the next binary frame
-	// whose header has the same ID.
-	Subject int `json:"subject,omitempty"`
+	// hello: the token that unlocks state-changing messages (training) for this connection.
+	Token string `json:"token,omitempty"`
 
-	// progress
+	// images, predict_dataset, measured, correlation: the subject.
+	Subject int `json:"subject,omitempty"`
+	// predict_dataset, measured: the dataset image, by split ("train", "test") and 1-based
+	// index in that split (measured maps exist for training images only).
+	Split string `json:"split,omitempty"`
+	Index int    `json:"index,omitempty"`
+	// roi_summary: the id of the request whose maps to summarise.
+	Ref string `json:"ref,omitempty"`
+	// train_start: the subjects to train.
+	Subjects []int `json:"subjects,omitempty"`
+
+	// images (answer)
+	Images []DatasetImage `json:"images,omitempty"`
+	// roi_summary (answer)
+	ROIs []ROIStat `json:"rois,omitempty"`
+
+	// progress: the stage and, for training jobs, how far it is.
 	Stage string `json:"stage,omitempty"`
+	Done  int    `json:"done,omitempty"`
+	Total int    `json:"total,omitempty"`
 
 	// error
 	Code  string `json:"code,omitempty"`
@@ -75,6 +127,34 @@ type Welcome struct {
 	Dataset   string   `json:"dataset"`
 	Hemis     []string `json:"hemis"`
 	MaxImage  int64    `json:"max_image_bytes"`
+	// Authorized says the hello carried the server's token: train_start and train_cancel
+	// are allowed on this connection.
+	Authorized bool `json:"authorized"`
+	// DatasetImages says the server answers images, predict_dataset, measured, correlation
+	// and roi_summary; Training says it runs training jobs.
+	DatasetImages bool `json:"dataset_images"`
+	Training      bool `json:"training"`
+}
+
+// DatasetImage is one image of a subject's dataset, as listed by the images message.
+type DatasetImage struct {
+	Split string `json:"split"` // "train" or "test"
+	Index int    `json:"index"` // 1-based position in the split
+	NSDID int    `json:"nsd_id"`
+	// Thumb is where a small JPEG of the image is served: /thumbs/<subject>/<split>/<index>.jpg.
+	Thumb string `json:"thumb"`
+}
+
+// ROIStat summarises a map over one ROI of one hemisphere. Mean and Median are null when no
+// vertex of the ROI has a finite value (JSON has no NaN).
+type ROIStat struct {
+	Hemi   string   `json:"hemi"`
+	Class  string   `json:"class"` // "prf-visualrois", "streams"
+	Label  int      `json:"label"`
+	Name   string   `json:"name"`
+	Mean   *float32 `json:"mean"`
+	Median *float32 `json:"median"`
+	N      int      `json:"n"` // vertices with a finite value
 }
 
 // FrameHeader precedes the payload of every binary frame.
@@ -83,7 +163,7 @@ type FrameHeader struct {
 	ID      string `json:"id,omitempty"`
 	Subject int    `json:"subject,omitempty"`
 	Hemi    string `json:"hemi,omitempty"`
-	// MapKind says what a map holds: "predicted" for now.
+	// MapKind says what a map holds: "predicted", "measured" or "correlation".
 	MapKind string `json:"map_kind,omitempty"`
 	Model   string `json:"model,omitempty"`
 	// Count is the number of float32 or int32 values in the payload.

@@ -1,13 +1,20 @@
 // Package server serves the cortexcast viewer over HTTP and answers its websocket: a viewer
-// uploads an image, the server decodes it safely, predicts the cortical response with the
-// loaded encoding model and sends back one float32 map per hemisphere in challenge-vertex
-// space.
+// uploads an image (or picks one of the dataset's), the server decodes it safely, predicts the
+// cortical response with the loaded encoding model — micro-batching the requests of all
+// viewers — and sends back one float32 map per hemisphere in challenge-vertex space. It also
+// streams measured and correlation maps, per-ROI summaries, dataset thumbnails and training
+// jobs (behind a token), and exports Prometheus metrics at /metrics.
+//
+// The server knows nothing of features, models or the dataset layout: the CLI hands it a
+// Predictor (or BatchPredictor), a Source and a JobRunner.
 package server
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -29,6 +36,47 @@ import (
 // subject, each in that subject's challenge-vertex order.
 type Predictor func(ctx context.Context, subject int, img image.Image) ([2][]float32, error)
 
+// BatchPredictor predicts maps for several images at once: out[i] holds the (lh, rh) maps of
+// imgs[i] for subjects[i]. The CLI extracts the features of all images in one call.
+type BatchPredictor func(ctx context.Context, subjects []int, imgs []image.Image) ([][2][]float32, error)
+
+// JobRunner trains models for subjects, reporting progress, and makes the new models the ones
+// served once it returns nil. It stops early, returning ctx's error, when ctx is cancelled.
+type JobRunner func(ctx context.Context, subjects []int, progress func(stage string, done, total int)) error
+
+// ErrNotFound is wrapped by Source errors for a subject, image or map that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DatasetImage is one image of a subject's dataset.
+type DatasetImage struct {
+	Split string // "train" or "test"
+	Index int    // 1-based position in the split
+	NSDID int
+}
+
+// ROIClass is one ROI class of a subject in challenge-vertex space: Labels[h][j] is the label
+// of challenge vertex j of hemisphere h (0: in no ROI); Names maps labels to ROI names.
+type ROIClass struct {
+	Name   string
+	Labels [2][]int32
+	Names  map[int]string
+}
+
+// Source supplies what the server shows of the dataset. Every method must be safe for
+// concurrent use; errors for what does not exist wrap ErrNotFound.
+type Source interface {
+	// Images lists a subject's training images, then its test images.
+	Images(subject int) ([]DatasetImage, error)
+	// LoadImage decodes a dataset image.
+	LoadImage(ctx context.Context, subject int, split string, index int) (image.Image, error)
+	// Measured returns the measured (lh, rh) response to training image index (1-based).
+	Measured(subject, index int) ([2][]float32, error)
+	// Correlation returns the served model's per-vertex r on the held-out validation images.
+	Correlation(subject int) ([2][]float32, error)
+	// ROIs returns the ROI classes that roi_summary reports on.
+	ROIs(subject int) ([]ROIClass, error)
+}
+
 // Subject is what the server knows of one subject.
 type Subject struct {
 	ID int
@@ -46,8 +94,19 @@ type Config struct {
 	// MeshVertices is the number of vertices per hemisphere of the bundle's mesh.
 	MeshVertices int
 
-	Subjects  []Subject
-	Predict   Predictor
+	Subjects []Subject
+	// Predict predicts one image; PredictBatch, when set, is used instead and gets the
+	// micro-batches of all viewers' requests.
+	Predict      Predictor
+	PredictBatch BatchPredictor
+	// Source supplies dataset images, measured and correlation maps and ROIs; nil answers
+	// those requests with unavailable.
+	Source Source
+	// Train runs training jobs; nil answers train_start with unavailable.
+	Train JobRunner
+	// Token unlocks state-changing messages; empty means New generates a random one
+	// (Server.Token tells it).
+	Token     string
 	Model     string // model name shown to viewers
 	Features  string // feature extractor id
 	Dataset   string // dataset description
@@ -62,6 +121,16 @@ type Config struct {
 	PredictTimeout time.Duration
 	// MaxConcurrent bounds predictions running at once across all viewers; zero means GOMAXPROCS.
 	MaxConcurrent int
+	// BatchSize and BatchWait bound a micro-batch: the batcher waits up to BatchWait after the
+	// first request for up to BatchSize requests. Zero means 16 and 5 ms.
+	BatchSize int
+	BatchWait time.Duration
+	// RateLimit (requests per second) and RateBurst bound each connection's requests; zero
+	// means 10/s with a burst of 20; a negative RateLimit turns the limit off.
+	RateLimit float64
+	RateBurst int
+	// ThumbCacheBytes bounds the memory of cached thumbnails; zero means 16 MiB.
+	ThumbCacheBytes int
 
 	Log *slog.Logger
 }
@@ -74,15 +143,47 @@ type Server struct {
 	subjects map[int]Subject
 	log      *slog.Logger
 	web      webCache
+	token    string
+	metrics  *metricsSet
+	batch    *batcher
+	thumbs   *thumbCache
+
+	// ctx is cancelled by Close: it stops the batcher and running jobs.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	viewers int
+	job     *job
 }
 
 // New checks cfg and prepares a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Predict == nil {
+	if cfg.Predict == nil && cfg.PredictBatch == nil {
 		return nil, errors.New("server: no predictor")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 16
+	}
+	if cfg.BatchWait <= 0 {
+		cfg.BatchWait = 5 * time.Millisecond
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit, cfg.RateBurst = 10, 20
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = max(1, int(cfg.RateLimit))
+	}
+	if cfg.ThumbCacheBytes <= 0 {
+		cfg.ThumbCacheBytes = 16 << 20
+	}
+	if cfg.Token == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("server: generate token: %w", err)
+		}
+		cfg.Token = hex.EncodeToString(b[:])
 	}
 	if len(cfg.Subjects) == 0 {
 		return nil, errors.New("server: no subjects")
@@ -116,11 +217,32 @@ func New(cfg Config) (*Server, error) {
 		slots:    make(chan struct{}, cfg.MaxConcurrent),
 		subjects: make(map[int]Subject, len(cfg.Subjects)),
 		log:      cfg.Log,
+		token:    cfg.Token,
+		metrics:  newMetrics(),
+		thumbs:   newThumbCache(cfg.ThumbCacheBytes),
 	}
 	for _, sub := range cfg.Subjects {
 		s.subjects[sub.ID] = sub
 	}
+	pb := cfg.PredictBatch
+	if pb == nil {
+		pb = loopPredictor(cfg.Predict)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.batch = &batcher{in: make(chan *batchReq, 4*cfg.BatchSize), fn: pb, size: cfg.BatchSize, wait: cfg.BatchWait,
+		timeout: cfg.PredictTimeout, m: s.metrics}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.batch.run(s.ctx) }()
 	return s, nil
+}
+
+// Token is the token that unlocks state-changing messages.
+func (s *Server) Token() string { return s.token }
+
+// Close stops the batcher and cancels a running training job, waiting for the batcher.
+func (s *Server) Close() {
+	s.cancel()
+	s.wg.Wait()
 }
 
 // Handler returns the server's HTTP handler.
@@ -131,9 +253,11 @@ func (s *Server) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /meshes/{name}", s.serveMesh)
+	mux.HandleFunc("GET /thumbs/{subject}/{split}/{file}", s.serveThumb)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("GET /{file...}", s.serveStatic)
-	return securityHeaders(mux)
+	return securityHeaders(s.metrics.count(mux))
 }
 
 // webFiles are the only files served from WebDir, with their content types: nothing else
@@ -282,5 +406,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
+	s.Close()
+	return err
 }

@@ -48,6 +48,12 @@ func fakePredict(_ context.Context, subject int, img image.Image) ([2][]float32,
 
 func newTestServer(t *testing.T) (*httptest.Server, *Server) {
 	t.Helper()
+	return newTestServerWith(t, nil)
+}
+
+// newTestServerWith starts a server on loopback whose Config edit may change.
+func newTestServerWith(t *testing.T, edit func(*Config)) (*httptest.Server, *Server) {
+	t.Helper()
 	web := t.TempDir()
 	for name, body := range map[string]string{"index.html": "<html>cortexcast</html>", "wasm_exec.js": "//js", "cortexcast.wasm": "\x00asm"} {
 		if err := os.WriteFile(filepath.Join(web, name), []byte(body), 0o644); err != nil {
@@ -58,14 +64,19 @@ func newTestServer(t *testing.T) (*httptest.Server, *Server) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(web), "secret.txt"), []byte("secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{
+	cfg := Config{
 		WebDir: web, MeshName: "fsaverage5", MeshBundle: []byte("CCMB-test-bundle"), MeshVertices: 10242,
 		Subjects: []Subject{{ID: 1, Vertices: [2][]int32{{0, 5, 7}, {1, 2, 3, 4}}}, {ID: 2, Vertices: [2][]int32{{0, 1, 2}, {0, 1, 2, 3}}}},
 		Predict:  fakePredict, Model: "ridge-test", Features: "fake", Simulated: true,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts, s
