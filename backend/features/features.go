@@ -44,8 +44,12 @@ func Names() []string {
 }
 
 // New returns the extractor called name with its default configuration.
-// Known names: "gabor".
+// Known names: "gabor"; ONNX models as "onnx:FILE[#NODE]",
+// "clip-vit-b32:FILE", "alexnet:FILE[#LAYER]" and "sam-vit-b:FILE" (see NewONNX).
 func New(name string) (Extractor, error) {
+	if e, ok, err := newNamedONNX(name); ok {
+		return e, err
+	}
 	c, ok := constructors()[name]
 	if !ok {
 		return nil, fmt.Errorf("features: unknown extractor %q (known: %s)", name, strings.Join(Names(), ", "))

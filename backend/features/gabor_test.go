@@ -354,9 +354,9 @@ func TestNew(t *testing.T) {
 	if err != nil || e.ID() != "gabor-v1-n128-s4f4o8b1g8-c2g4-sqrt" {
 		t.Fatalf("New(gabor) = %v, %v", e, err)
 	}
-	_, err = New("alexnet")
-	if err == nil || !strings.Contains(err.Error(), `unknown extractor "alexnet" (known: gabor)`) {
-		t.Errorf("New(alexnet): err = %v", err)
+	_, err = New("resnet")
+	if err == nil || !strings.Contains(err.Error(), `unknown extractor "resnet" (known: gabor)`) {
+		t.Errorf("New(resnet): err = %v", err)
 	}
 }
 

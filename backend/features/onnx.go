@@ -1,0 +1,325 @@
+package features
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"cortexcast/backend/compute"
+	"cortexcast/backend/imageio"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // gomlx graph building reads best unqualified
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/onnx-gomlx/onnx"
+	"github.com/gomlx/onnx-gomlx/onnx/parser"
+)
+
+// ONNXOptions configures an ONNX extractor. The zero value runs the model's
+// first output, flattened, on ImageNet-normalised images at the model's
+// input size, on the default compute backend.
+type ONNXOptions struct {
+	// Label names the model in the ID, e.g. "alexnet" (default "onnx").
+	Label string
+	// Backend is the compute backend spec ("go", "xla:cpu", "xla:cuda");
+	// empty means compute.Resolve("").
+	Backend string
+	// Open, when not nil, is used instead of opening one from Backend.
+	Open *compute.Backend
+	// Preprocess is "imagenet" (default) or "clip": the normalisation applied
+	// after imageio.ResizeCenterCrop to the model's input size.
+	Preprocess string
+	// Pool is how the selected node's output (batch × ...) becomes one row
+	// per image: "flatten" (default; every value, in row-major order, as the
+	// Algonauts devkit flattens AlexNet layers) or "mean" (the mean over every
+	// axis after the second: the spatial mean of an N×C×H×W map, giving C
+	// values, as used for SAM's 256×64×64 embedding).
+	Pool string
+	// BatchSize is the number of images run at once (default 16).
+	BatchSize int
+}
+
+// ONNX is an Extractor running an ONNX image model with onnx-gomlx on a
+// gomlx backend. The model must take one float32 N×3×H×W input with a
+// dynamic (or any) batch axis and static H and W.
+//
+// Extract resizes each image's shorter side to the model's input size and
+// centre-crops it (imageio.ResizeCenterCrop, torchvision's Resize + CenterCrop
+// with antialiased bicubic), normalises it (CLIP or ImageNet means/stds) and
+// runs the model in batches; the chosen node's output is flattened or pooled
+// per ONNXOptions.Pool.
+//
+// An ONNX value is safe for concurrent use; runs are serialised.
+type ONNX struct {
+	label, node, tensor, input string
+	hash                       string
+	opts                       ONNXOptions
+	size                       int // input H = W
+	dim                        int
+	outShape                   []int // selected node's output shape for one image, batch axis excluded
+
+	backend *compute.Backend
+	store   *model.Store
+	mu      sync.Mutex
+	exec    *model.Exec
+}
+
+// NewONNX loads the ONNX model at path and prepares to extract the output of
+// node: "" for the model's first output, a tensor name, a node name or a
+// PyTorch module path (the rules are in ID's documentation). It runs the model once on a one-image batch
+// of zeros to learn the output size.
+func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
+	if opts.Label == "" {
+		opts.Label = "onnx"
+	}
+	if opts.Preprocess == "" {
+		opts.Preprocess = "imagenet"
+	}
+	if opts.Pool == "" {
+		opts.Pool = "flatten"
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 16
+	}
+	if opts.Preprocess != "imagenet" && opts.Preprocess != "clip" {
+		return nil, fmt.Errorf("features: ONNX preprocess %q: want \"imagenet\" or \"clip\"", opts.Preprocess)
+	}
+	if opts.Pool != "flatten" && opts.Pool != "mean" {
+		return nil, fmt.Errorf("features: ONNX pool %q: want \"flatten\" or \"mean\"", opts.Pool)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("features: read ONNX model: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	g, err := parseONNXGraph(data)
+	if err != nil {
+		return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+	}
+	tensor, err := g.resolve(node)
+	if err != nil {
+		return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+	}
+	m, err := parseModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("features: parse ONNX model %s: %w", path, err)
+	}
+	m = m.WithBaseDir(filepath.Dir(path))
+	names, ishapes := m.Inputs()
+	if len(names) != 1 {
+		return nil, fmt.Errorf("features: ONNX model %s has %d inputs %q, want one image input", path, len(names), names)
+	}
+	in := ishapes[0]
+	if in.Rank() != 4 || in.Dimensions[1] != 3 || in.Dimensions[2] <= 0 || in.Dimensions[2] != in.Dimensions[3] {
+		return nil, fmt.Errorf("features: ONNX model %s input %q has shape %v, want N×3×S×S with a static S", path, names[0], in.Dimensions)
+	}
+	e := &ONNX{
+		label: opts.Label, node: node, tensor: tensor, input: names[0],
+		hash: hex.EncodeToString(sum[:])[:12], opts: opts, size: in.Dimensions[2],
+		store: model.NewStore(),
+	}
+	if err := e.load(m); err != nil {
+		return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+	}
+	if opts.Open != nil {
+		e.backend = opts.Open
+	} else {
+		b, err := compute.Open(compute.Resolve(opts.Backend), nil)
+		if err != nil {
+			return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+		}
+		e.backend = b
+	}
+	e.exec, err = model.NewExec(e.backend.Backend, e.store, func(scope *model.Scope, x *Node) *Node {
+		out := m.CallGraph(scope, x.Graph(), map[string]*Node{e.input: x}, e.tensor)[0]
+		if e.opts.Pool == "mean" && out.Rank() > 2 {
+			axes := make([]int, out.Rank()-2)
+			for i := range axes {
+				axes[i] = i + 2
+			}
+			out = ReduceMean(out, axes...)
+		}
+		return Reshape(out, out.Shape().Dimensions[0], -1)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("features: ONNX model %s: build graph: %w", path, err)
+	}
+	out, shape, err := e.run(make([]float32, 3*e.size*e.size), 1)
+	if err != nil {
+		return nil, fmt.Errorf("features: ONNX model %s: probe run of %q: %w", path, tensor, err)
+	}
+	e.dim = len(out)
+	e.outShape = shape[1:]
+	return e, nil
+}
+
+// parseModel parses an ONNX model, turning onnx-gomlx's panics into errors.
+func parseModel(data []byte) (m onnx.Model, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("onnx-gomlx: %v", r)
+		}
+	}()
+	return parser.Parse(data)
+}
+
+// load copies the model's weights into the store.
+func (e *ONNX) load(m onnx.Model) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("load weights: %v", r)
+		}
+	}()
+	if err := m.VariablesToScope(e.store.RootScope()); err != nil {
+		return fmt.Errorf("load weights: %w", err)
+	}
+	return nil
+}
+
+// ID names the model label, the first 12 hex digits of the model file's
+// SHA-256, the selected node (characters other than letters, digits, '.',
+// '_' and '-' replaced by '_'; "out" for the model's output), the pooling,
+// the preprocessing and the input size, e.g.
+// "onnx-v1-alexnet-3fa2c1d09b7e-features.2-flatten-imagenet224".
+//
+// Node selection (NewONNX's node argument) tries, in order: a tensor name
+// (any node output), a node name (its first output), then a PyTorch module
+// path as torch.onnx.export scopes node names ("features.2", "ln_post"): the
+// last node whose name contains "/<path>/", i.e. the module's output.
+func (e *ONNX) ID() string {
+	node := "out"
+	if e.node != "" {
+		node = strings.Trim(strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+				return r
+			}
+			return '_'
+		}, e.node), "_")
+	}
+	return fmt.Sprintf("onnx-v1-%s-%s-%s-%s-%s%d", e.label, e.hash, node, e.opts.Pool, e.opts.Preprocess, e.size)
+}
+
+// Dim returns the number of features per image.
+func (e *ONNX) Dim() int { return e.dim }
+
+// InputSize returns the model's input side S (images are S×S).
+func (e *ONNX) InputSize() int { return e.size }
+
+// OutputShape returns the selected node's output shape for one image (the
+// batch axis removed), after pooling.
+func (e *ONNX) OutputShape() []int { return append([]int(nil), e.outShape...) }
+
+// Run runs the model on n preprocessed images x (n×3×S×S, row-major) and
+// returns n×Dim features. It bypasses Extract's image preprocessing.
+func (e *ONNX) Run(ctx context.Context, x []float32, n int) ([]float32, error) {
+	per := 3 * e.size * e.size
+	if len(x) != n*per {
+		return nil, fmt.Errorf("features: ONNX Run: %d values for %d images of 3×%d×%d", len(x), n, e.size, e.size)
+	}
+	out := make([]float32, 0, n*e.dim)
+	for i := 0; i < n; i += e.opts.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b := min(e.opts.BatchSize, n-i)
+		y, _, err := e.run(x[i*per:(i+b)*per], b)
+		if err != nil {
+			return nil, fmt.Errorf("features: %s: images %d..%d: %w", e.label, i, i+b-1, err)
+		}
+		out = append(out, y...)
+	}
+	return out, nil
+}
+
+// run executes one batch of b images.
+func (e *ONNX) run(x []float32, b int) (out []float32, shape []int, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("onnx-gomlx: %v", r)
+		}
+	}()
+	t := tensors.FromFlatDataAndDimensions(x, b, 3, e.size, e.size)
+	defer t.FinalizeAll()
+	y, err := e.exec.Call1(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer y.FinalizeAll()
+	s := y.Shape()
+	if s.DType.String() != "Float32" {
+		return nil, nil, fmt.Errorf("output %q has dtype %s, want Float32", e.tensor, s.DType)
+	}
+	out, err = tensors.CopyFlatData[float32](y)
+	return out, s.Dimensions, err
+}
+
+// Extract preprocesses imgs (in parallel, one batch at a time) and runs the
+// model on them.
+func (e *ONNX) Extract(ctx context.Context, imgs []image.Image) ([]float32, error) {
+	norm := imageio.ImageNetNorm()
+	if e.opts.Preprocess == "clip" {
+		norm = imageio.CLIPNorm()
+	}
+	per := 3 * e.size * e.size
+	out := make([]float32, 0, len(imgs)*e.dim)
+	for i := 0; i < len(imgs); i += e.opts.BatchSize {
+		b := min(e.opts.BatchSize, len(imgs)-i)
+		x := make([]float32, b*per)
+		if err := preprocessBatch(ctx, imgs[i:i+b], e.size, norm, x); err != nil {
+			return nil, fmt.Errorf("features: %s: %w", e.label, err)
+		}
+		y, err := e.Run(ctx, x, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, y...)
+	}
+	return out, nil
+}
+
+// preprocessBatch writes imgs, resized and centre-cropped to size and
+// normalised, into x as N×3×size×size.
+func preprocessBatch(ctx context.Context, imgs []image.Image, size int, norm imageio.Norm, x []float32) error {
+	per := 3 * size * size
+	var wg sync.WaitGroup
+	errs := make([]error, len(imgs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for j, img := range imgs {
+		if err := ctx.Err(); err != nil {
+			wg.Wait()
+			return err
+		}
+		if img == nil || img.Bounds().Empty() {
+			errs[j] = fmt.Errorf("image %d has no pixels", j)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			imageio.ResizeCenterCrop(img, size).CHW(norm, x[j*per:(j+1)*per])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Close frees the compiled graph and the weights held by the backend.
+func (e *ONNX) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.exec != nil {
+		e.exec.Finalize()
+		e.exec = nil
+	}
+}
