@@ -15,6 +15,7 @@
 package viewer
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -59,6 +60,19 @@ type Viewer struct {
 	touchPos     [2][2]float32
 	touchStart   [2]float32
 	touchCount   int
+	pressX       int // where the left button went down
+	pressY       int
+	moved        bool // the pointer moved while the button was down
+	cursorX      int
+	cursorY      int
+	hoverOK      bool
+	hover        render.VertexInfo
+	pinned       bool
+	pin          [2]int  // hemisphere, vertex
+	autoRotate   float32 // degrees per second
+	textMul      float32 // large type: 2
+	barText      string
+	exportFn     func(*image.RGBA)
 
 	// Ebiten resources, created on the first Draw.
 	white      *ebiten.Image
@@ -71,8 +85,12 @@ type Viewer struct {
 	clipImg    [2]*ebiten.Image
 	barVerts   []ebiten.Vertex
 	barIdx     []uint16
-	labels     [5]textLabel // title, min, mid, max, message
+	labels     [6]textLabel // title, min, mid, max, message, bar label
 	midAt      float32      // position of the mid label along the bar, 0..1
+	roiLabels  map[string]*textLabel
+	markVerts  []ebiten.Vertex
+	markIdx    []uint16
+	offscreen  *ebiten.Image
 }
 
 // Label slots.
@@ -82,6 +100,7 @@ const (
 	lblMid
 	lblMax
 	lblMessage
+	lblBar
 )
 
 // New returns a viewer showing b (nil: nothing yet, see SetBundle) from the
@@ -91,6 +110,7 @@ func New(b *meshes.Bundle) *Viewer {
 	return &Viewer{
 		m:          render.NewModel(b),
 		devScale:   1,
+		textMul:    1,
 		barDirty:   true,
 		touchBuf:   make([]ebiten.TouchID, 0, 16),
 		background: color.RGBA{R: 20, G: 22, B: 28, A: 255},
@@ -209,9 +229,121 @@ func (v *Viewer) SetCamera(c render.Camera) {
 	v.m.SetCamera(c)
 }
 
+// SetSurface selects the surface drawn by name ("inflated", "pial",
+// "white", "sphere", "flat"); a surface the bundle lacks draws the
+// inflated one (see Surface).
+func (v *Viewer) SetSurface(name string) error {
+	for k := range meshes.NumSurfaces {
+		if meshes.SurfaceName(k) == name {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			return v.m.SetSurface(k)
+		}
+	}
+	return fmt.Errorf("viewer: unknown surface %q", name)
+}
+
+// Surface returns the name of the surface drawn.
+func (v *Viewer) Surface() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return meshes.SurfaceName(v.m.Surface())
+}
+
+// SetThreshold hides overlay values with |value| < t.
+func (v *Viewer) SetThreshold(t float32) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetThreshold(t)
+}
+
+// SetOpacity sets the overlay opacity (0..1).
+func (v *Viewer) SetOpacity(a float32) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetOpacity(a)
+}
+
+// SetSymmetric chooses a symmetric (true) or one-sided automatic range.
+func (v *Viewer) SetSymmetric(on bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.SetSymmetric(on)
+	v.barDirty = true
+}
+
+// ROIClasses returns the names of the bundle's ROI classes.
+func (v *Viewer) ROIClasses() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.m.ROIClasses()...)
+}
+
+// SetROIVisible shows or hides the outlines and labels of an ROI class.
+func (v *Viewer) SetROIVisible(class string, on bool) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m.SetROIVisible(class, on)
+}
+
+// SetBarLabel sets the line under the colorbar (the map's kind and units).
+func (v *Viewer) SetBarLabel(s string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.barText = s
+}
+
+// SetAutoRotate turns the camera by degPerSec degrees of azimuth per
+// second while nobody drags (0 stops).
+func (v *Viewer) SetAutoRotate(degPerSec float32) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.autoRotate = degPerSec
+}
+
+// Readout returns the vertex under the pointer, or the pinned one (pinned
+// true) after a click; ok is false when there is neither.
+func (v *Viewer) Readout() (info render.VertexInfo, pinned, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pinned {
+		return v.m.Info(v.pin[0], v.pin[1]), true, true
+	}
+	if v.hoverOK {
+		return v.m.Info(v.hover.Hemi, v.hover.Vertex), false, true
+	}
+	return render.VertexInfo{}, false, false
+}
+
+// Unpin forgets the pinned vertex.
+func (v *Viewer) Unpin() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.pinned = false
+}
+
+// RequestExport asks for the next frame: f receives a copy of it (with the
+// colorbar and labels) from a new goroutine.
+func (v *Viewer) RequestExport(f func(*image.RGBA)) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.exportFn = f
+}
+
 // textScale is the integer factor applied to the 6×16 debug font.
 func (v *Viewer) textScale() float32 {
-	return float32(max(1, math.Round(v.devScale)))
+	return float32(max(1, math.Round(v.devScale))) * v.textMul
+}
+
+// SetLargeText doubles the size of the title, colorbar and labels (for
+// presentations) or returns to normal.
+func (v *Viewer) SetLargeText(on bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.textMul = 1
+	if on {
+		v.textMul = 2
+	}
 }
 
 // Update handles input: drag to orbit, wheel or pinch to zoom, keys L M D V
@@ -222,18 +354,39 @@ func (v *Viewer) Update() error {
 	defer v.mu.Unlock()
 	m := v.m
 
-	// Mouse drag.
+	// Mouse drag; a click without a drag pins the vertex under the pointer.
+	x, y := ebiten.CursorPosition()
 	if ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) {
-		x, y := ebiten.CursorPosition()
 		if v.dragging {
 			m.Orbit(v.dragX, v.dragY, float32(x-v.lastX), float32(y-v.lastY))
+			if abs(x-v.pressX)+abs(y-v.pressY) > 4 {
+				v.moved = true
+			}
 		} else {
 			v.dragging = true
+			v.moved = false
+			v.pressX, v.pressY = x, y
 			v.dragX, v.dragY = float32(x), float32(y)
 		}
 		v.lastX, v.lastY = x, y
 	} else {
+		if v.dragging && !v.moved {
+			m.Prepare()
+			h, i, ok := m.Pick(float32(x), float32(y), 12*v.textScale())
+			v.pinned = ok
+			v.pin = [2]int{h, i}
+		}
 		v.dragging = false
+	}
+	if x != v.cursorX || y != v.cursorY {
+		v.cursorX, v.cursorY = x, y
+		m.Prepare()
+		h, i, ok := m.Pick(float32(x), float32(y), 12*v.textScale())
+		v.hoverOK = ok
+		v.hover = render.VertexInfo{Hemi: h, Vertex: i}
+	}
+	if v.autoRotate != 0 && !v.dragging {
+		m.SetCamera(m.Camera().Orbit(v.autoRotate/float32(ebiten.TPS()), 0))
 	}
 
 	// Wheel.
@@ -344,11 +497,34 @@ func (v *Viewer) ensureResources() {
 	}
 }
 
-// Draw draws the surfaces, the colorbar and the labels.
+// Draw draws the surfaces, the colorbar and the labels; when an export
+// was requested, it draws into an offscreen image first and hands a copy
+// of its pixels to the export function.
 func (v *Viewer) Draw(screen *ebiten.Image) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.ensureResources()
+	if v.exportFn == nil {
+		v.draw(screen)
+		return
+	}
+	b := screen.Bounds()
+	if v.offscreen == nil || v.offscreen.Bounds().Size() != b.Size() {
+		if v.offscreen != nil {
+			v.offscreen.Deallocate()
+		}
+		v.offscreen = ebiten.NewImage(b.Dx(), b.Dy())
+	}
+	v.draw(v.offscreen)
+	img := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	v.offscreen.ReadPixels(img.Pix)
+	screen.DrawImage(v.offscreen, nil)
+	f := v.exportFn
+	v.exportFn = nil
+	go f(img)
+}
+
+func (v *Viewer) draw(screen *ebiten.Image) {
 	screen.Fill(v.background)
 	b := screen.Bounds()
 	s := v.textScale()
@@ -363,6 +539,8 @@ func (v *Viewer) Draw(screen *ebiten.Image) {
 	}
 	v.m.Prepare()
 	v.drawSurfaces(screen)
+	v.drawOutlines(screen)
+	v.drawMarker(screen)
 	if v.m.HasOverlay() {
 		v.drawColorbar(screen)
 	}
@@ -374,7 +552,75 @@ func (v *Viewer) Draw(screen *ebiten.Image) {
 
 func (v *Viewer) drawSurfaces(screen *ebiten.Image) {
 	rv, idx, chunks := v.m.DrawList()
-	if len(chunks) == 0 {
+	v.drawChunks(screen, rv, idx, chunks)
+}
+
+// drawOutlines draws the ROI outlines and their labels.
+func (v *Viewer) drawOutlines(screen *ebiten.Image) {
+	rv, idx, chunks, labels := v.m.Outlines()
+	v.drawChunks(screen, rv, idx, chunks)
+	if len(labels) == 0 {
+		return
+	}
+	if v.roiLabels == nil {
+		v.roiLabels = map[string]*textLabel{}
+	}
+	s := v.textScale()
+	for _, l := range labels {
+		tl := v.roiLabels[l.Text]
+		if tl == nil {
+			tl = &textLabel{}
+			tl.set(l.Text)
+			v.roiLabels[l.Text] = tl
+		}
+		x := float64(l.X - float32(tl.w)*s/2)
+		y := float64(l.Y - glyphH*s/2)
+		for _, pass := range [2]float64{1, 0} { // a dark shadow, then the text
+			v.imgOpts.GeoM.Reset()
+			v.imgOpts.GeoM.Scale(float64(s), float64(s))
+			v.imgOpts.GeoM.Translate(x+pass*float64(s), y+pass*float64(s))
+			v.imgOpts.ColorScale.Reset()
+			if pass == 1 {
+				v.imgOpts.ColorScale.Scale(0, 0, 0, 1)
+			}
+			screen.DrawImage(tl.img, &v.imgOpts)
+		}
+	}
+	v.imgOpts.ColorScale.Reset()
+}
+
+// drawMarker draws a ring at the pinned vertex when it is visible.
+func (v *Viewer) drawMarker(screen *ebiten.Image) {
+	if !v.pinned {
+		return
+	}
+	x, y, ok := v.m.VertexScreen(v.pin[0], v.pin[1])
+	if !ok {
+		return
+	}
+	s := v.textScale()
+	const n = 16
+	r0, r1 := 4*s, 6*s
+	v.markVerts = v.markVerts[:0]
+	v.markIdx = v.markIdx[:0]
+	for i := range n + 1 {
+		a := 2 * math.Pi * float64(i) / n
+		c, sn := float32(math.Cos(a)), float32(math.Sin(a))
+		for _, r := range [2]float32{r0, r1} {
+			v.markVerts = append(v.markVerts, ebiten.Vertex{DstX: x + r*c, DstY: y + r*sn, SrcX: 1.5, SrcY: 1.5, ColorR: 1, ColorG: 1, ColorB: 0.2, ColorA: 1})
+		}
+		if i < n {
+			a := uint16(2 * i)
+			v.markIdx = append(v.markIdx, a, a+1, a+2, a+1, a+3, a+2)
+		}
+	}
+	screen.DrawTriangles(v.markVerts, v.markIdx, v.whiteSub, &v.triOpts)
+}
+
+// drawChunks draws a draw list, each chunk clipped to its hemisphere's
+// panel in LayoutPanels.
+func (v *Viewer) drawChunks(screen *ebiten.Image, rv []render.Vertex, idx []uint16, chunks []render.Chunk) {
+	if len(chunks) == 0 || len(rv) == 0 {
 		return
 	}
 	verts := unsafe.Slice((*ebiten.Vertex)(unsafe.Pointer(&rv[0])), len(rv))
@@ -394,7 +640,9 @@ func (v *Viewer) drawSurfaces(screen *ebiten.Image) {
 		v.clipFor = screen
 	}
 	for _, c := range chunks {
-		targets[c.Panel].DrawTriangles(verts[c.V0:c.V1], idx[c.I0:c.I1], v.whiteSub, &v.triOpts)
+		if c.I1 > c.I0 {
+			targets[c.Panel].DrawTriangles(verts[c.V0:c.V1], idx[c.I0:c.I1], v.whiteSub, &v.triOpts)
+		}
 	}
 }
 
@@ -427,6 +675,17 @@ func (v *Viewer) drawColorbar(screen *ebiten.Image) {
 	v.drawLabel(screen, lblMin, bar.X, y, 0.5)
 	v.drawLabel(screen, lblMid, bar.X+v.midAt*bar.W, y, 0.5)
 	v.drawLabel(screen, lblMax, bar.X+bar.W, y, 0.5)
+	if v.barText != "" {
+		v.labels[lblBar].set(v.barText)
+		v.drawLabel(screen, lblBar, bar.X+bar.W/2, bar.Y-glyphH*s-2*s, 0.5)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // drawLabel draws label i with its top at y; align 0 puts its left edge at

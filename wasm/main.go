@@ -42,12 +42,13 @@ func main() {
 		a.page.fail("cannot greet the server: " + err.Error())
 		select {}
 	}
-	welcome, err := a.readWelcome(ctx)
+	welcome, raw, err := a.readWelcome(ctx)
 	if err != nil {
 		a.page.fail(err.Error())
 		select {}
 	}
 	a.welcome = welcome
+	a.datasetImages = hasDatasetImages(raw)
 	a.subject = welcome.Subjects[0]
 	a.page.setup(welcome, a)
 
@@ -60,6 +61,19 @@ func main() {
 	a.meshN = bundle.Hemis[0].NumVertices
 	a.v = viewer.New(bundle)
 	a.v.SetTitle(a.title())
+	a.v.SetBarLabel("predicted response (a.u.)")
+	a.state = defaultState()
+	a.setupControls()
+	if a.datasetImages {
+		a.page.body.Get("classList").Call("add", "has-dataset")
+	}
+	if hash := js.Global().Get("location").Get("hash").String(); hash != "" {
+		s, err := parseState(hash)
+		if err != nil {
+			a.page.showError("the link's view could not be fully restored: " + err.Error())
+		}
+		a.applyState(s)
+	}
 	go a.readLoop(ctx)
 	a.page.status("ready: choose, drop or paste an image")
 	a.page.body.Get("dataset").Set("ready", "1")
@@ -86,6 +100,19 @@ type app struct {
 	maps     int
 	pending  [2][]float32
 	pendID   string
+	names    map[string]string // upload id → file name
+
+	// The page state (see state.go) and the map shown.
+	state         viewState
+	mesh          [2][]float32
+	hasMap        bool
+	datasetImages bool // the server answers dataset-image, measured and correlation requests
+	lastHash      string
+	readout       string
+	present       bool
+	rotating      bool
+	exports       int
+	tick          int
 }
 
 func (a *app) Update() error {
@@ -94,7 +121,15 @@ func (a *app) Update() error {
 		case f := <-a.updates:
 			f()
 		default:
-			return a.v.Update()
+			err := a.v.Update()
+			a.tick++
+			if a.tick%3 == 0 {
+				a.updateReadout()
+			}
+			if a.tick%20 == 0 {
+				a.syncURL()
+			}
+			return err
 		}
 	}
 }
@@ -112,27 +147,29 @@ func (a *app) title() string {
 	return t
 }
 
-func (a *app) readWelcome(ctx context.Context) (*api.Welcome, error) {
+// readWelcome waits for the server's welcome and returns it with the raw message (for
+// the fields newer servers add).
+func (a *app) readWelcome(ctx context.Context) (*api.Welcome, []byte, error) {
 	for {
 		typ, data, err := a.ws.Read(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("connection lost before the server said welcome: %w", err)
+			return nil, nil, fmt.Errorf("connection lost before the server said welcome: %w", err)
 		}
 		if typ != websocket.MessageText {
 			continue
 		}
 		m, err := api.DecodeMessage(data)
 		if err != nil {
-			return nil, fmt.Errorf("bad message from the server: %w", err)
+			return nil, nil, fmt.Errorf("bad message from the server: %w", err)
 		}
 		switch m.Type {
 		case api.TypeWelcome:
 			if m.Welcome == nil || len(m.Welcome.Subjects) == 0 {
-				return nil, fmt.Errorf("the server has no subjects to show")
+				return nil, nil, fmt.Errorf("the server has no subjects to show")
 			}
-			return m.Welcome, nil
+			return m.Welcome, data, nil
 		case api.TypeError:
-			return nil, fmt.Errorf("server: %s", m.Error)
+			return nil, nil, fmt.Errorf("server: %s", m.Error)
 		}
 	}
 }
@@ -157,6 +194,10 @@ func fetchBundle(url string) (*meshes.Bundle, error) {
 func (a *app) upload(data []byte, name string) {
 	a.nextID++
 	id := "u" + strconv.Itoa(a.nextID)
+	if a.names == nil {
+		a.names = map[string]string{}
+	}
+	a.names[id] = name
 	frame, err := api.EncodeFrame(api.FrameHeader{Kind: "image", ID: id, Subject: a.subject, Name: name}, data)
 	if err != nil {
 		a.page.showError(err.Error())
@@ -252,13 +293,18 @@ func (a *app) gotMap(h api.FrameHeader, vals []float32) {
 	a.pending = [2][]float32{}
 	a.maps++
 	n := a.maps
+	name := a.names[h.ID]
 	a.updates <- func() {
+		a.mesh, a.hasMap = mesh, true
+		if name != "" {
+			a.state.Image = name
+		}
 		a.v.SetOverlay(0, mesh[0])
 		a.v.SetOverlay(1, mesh[1])
-		a.v.SetRange(-lim, lim)
+		a.applyRange()
 		a.v.SetTitle(a.title())
 	}
-	a.page.status(fmt.Sprintf("map %d shown (range ±%.2f)", n, lim))
+	a.page.status(fmt.Sprintf("map %d shown (98th percentile of |value| %.2f)", n, lim))
 	a.page.body.Get("dataset").Set("maps", strconv.Itoa(n))
 	a.page.clearError()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 )
@@ -50,4 +51,40 @@ func symmetricLimit(maps [2][]float32) float32 {
 		return 1
 	}
 	return lim
+}
+
+// percentileRange returns the lo-th and hi-th quantiles (0..1) of the finite values of both
+// hemispheres, widened by 1 on each side when they are equal; (-1, 1) when no value is
+// finite.
+func percentileRange(maps [2][]float32, lo, hi float64) (float32, float32) {
+	var vals []float32
+	for _, m := range maps {
+		for _, v := range m {
+			if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+				vals = append(vals, v)
+			}
+		}
+	}
+	if len(vals) == 0 {
+		return -1, 1
+	}
+	slices.Sort(vals)
+	a := vals[int(lo*float64(len(vals)-1))]
+	b := vals[int(hi*float64(len(vals)-1))]
+	if a >= b {
+		a, b = a-1, b+1
+	}
+	return a, b
+}
+
+// hasDatasetImages reports whether a raw welcome message says that the server answers the
+// dataset-image requests (images, measured, correlation): the "dataset_images" field of
+// newer servers.
+func hasDatasetImages(raw []byte) bool {
+	var m struct {
+		Welcome struct {
+			DatasetImages bool `json:"dataset_images"`
+		} `json:"welcome"`
+	}
+	return json.Unmarshal(raw, &m) == nil && m.Welcome.DatasetImages
 }

@@ -34,3 +34,33 @@ func TestSymmetricLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestPercentileRange(t *testing.T) {
+	var m [2][]float32
+	for i := range 101 {
+		m[i%2] = append(m[i%2], float32(i))
+	}
+	m[0] = append(m[0], nan(), float32(math.Inf(1)))
+	if lo, hi := percentileRange(m, 0.02, 0.98); lo != 2 || hi != 98 {
+		t.Errorf("range %g..%g, want 2..98", lo, hi)
+	}
+	if lo, hi := percentileRange([2][]float32{{3, 3}, {nan()}}, 0.02, 0.98); lo != 2 || hi != 4 {
+		t.Errorf("constant map: range %g..%g, want 2..4", lo, hi)
+	}
+	if lo, hi := percentileRange([2][]float32{{nan()}, nil}, 0.02, 0.98); lo != -1 || hi != 1 {
+		t.Errorf("empty map: range %g..%g, want -1..1", lo, hi)
+	}
+}
+
+func TestHasDatasetImages(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{"type":"welcome","welcome":{"subjects":[1],"dataset_images":true}}`:  true,
+		`{"type":"welcome","welcome":{"subjects":[1],"dataset_images":false}}`: false,
+		`{"type":"welcome","welcome":{"subjects":[1]}}`:                        false,
+		`not json`: false,
+	} {
+		if got := hasDatasetImages([]byte(raw)); got != want {
+			t.Errorf("%s: %v, want %v", raw, got, want)
+		}
+	}
+}

@@ -28,6 +28,13 @@ func newPage() *page {
 
 func (p *page) byID(id string) js.Value { return p.doc.Call("getElementById", id) }
 
+// setValue sets the value of a form element.
+func (p *page) setValue(id, v string) {
+	if el := p.byID(id); el.Truthy() {
+		el.Set("value", v)
+	}
+}
+
 func (p *page) status(s string) {
 	if el := p.byID("status"); el.Truthy() {
 		el.Set("textContent", s)

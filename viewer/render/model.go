@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"cortexcast/meshes"
 )
@@ -21,16 +22,24 @@ const (
 // range or colormap changed, and allocates nothing. A Model is not safe for
 // concurrent use.
 type Model struct {
-	sc      *scene
-	nVert   [2]int
-	cam     Camera
-	mode    LayoutMode
-	overlay [2][]float32
-	hasOver [2]bool
-	cmap    *Colormap
-	vmin    float32
-	vmax    float32
-	auto    bool
+	b        *meshes.Bundle
+	sc       *scene
+	surf     int
+	classes  []string
+	shown    []bool
+	thresh   float32
+	opacity  float32
+	oneSide  bool
+	outDirty bool
+	nVert    [2]int
+	cam      Camera
+	mode     LayoutMode
+	overlay  [2][]float32
+	hasOver  [2]bool
+	cmap     *Colormap
+	vmin     float32
+	vmax     float32
+	auto     bool
 
 	screenW, screenH int
 	textScale        float32
@@ -43,28 +52,140 @@ type Model struct {
 // with the RdBu_r colormap, an automatic range and an 800×600 screen.
 func NewModel(b *meshes.Bundle) *Model {
 	cm, _ := ColormapByName("RdBu_r")
-	m := &Model{cmap: cm, auto: true, vmin: -1, vmax: 1, screenW: 800, screenH: 600, textScale: 1}
+	m := &Model{cmap: cm, auto: true, vmin: -1, vmax: 1, screenW: 800, screenH: 600, textScale: 1, opacity: 1}
 	m.cam, _ = PresetCamera("default")
 	m.SetBundle(b)
 	return m
 }
 
-// SetBundle replaces the meshes and clears the overlays.
+// SetBundle replaces the meshes and clears the overlays; the surface
+// kind stays when the bundle has it. The ROI classes are those of either
+// hemisphere, in the left hemisphere's order; all start hidden.
 func (m *Model) SetBundle(b *meshes.Bundle) {
+	m.b = b
 	m.sc = nil
 	m.nVert = [2]int{}
 	m.overlay = [2][]float32{}
 	m.hasOver = [2]bool{}
-	m.geomDirty, m.colorDirty = true, true
+	m.classes, m.shown = nil, nil
+	m.geomDirty, m.colorDirty, m.outDirty = true, true, true
 	if b == nil {
 		return
 	}
-	m.sc = newScene(newSurface(&b.Hemis[0]), newSurface(&b.Hemis[1]))
 	for h := range 2 {
 		m.nVert[h] = b.Hemis[h].NumVertices
 		m.overlay[h] = make([]float32, m.nVert[h])
+		for _, lm := range b.Hemis[h].Labels {
+			if !slices.Contains(m.classes, lm.Class) {
+				m.classes = append(m.classes, lm.Class)
+			}
+		}
 	}
+	m.shown = make([]bool, len(m.classes))
+	m.buildScene()
 }
+
+// buildScene prepares the current surface kind of both hemispheres.
+func (m *Model) buildScene() {
+	b := m.b
+	s0, k0 := newSurface(&b.Hemis[0], m.surf)
+	s1, k1 := newSurface(&b.Hemis[1], k0)
+	if k1 != k0 { // the right hemisphere lacks it: both inflated
+		s0, k0 = newSurface(&b.Hemis[0], k1)
+	}
+	m.surf = k0
+	m.sc = newScene(s0, s1)
+	for h, s := range m.sc.surf {
+		m.sc.roi[h] = make([]*roiClass, len(m.classes))
+		for ci, name := range m.classes {
+			m.sc.roi[h][ci] = newROIClass(b.Hemis[h].Label(name), s.tris, s.n)
+		}
+	}
+	m.geomDirty, m.colorDirty, m.outDirty = true, true, true
+}
+
+// SetSurface selects the surface kind drawn (meshes.SurfInflated…
+// SurfFlat). A kind the bundle lacks draws the inflated surface; Surface
+// says which one is drawn. Choosing the flat map turns the camera to look
+// at it from above (the "dorsal" preset), keeping the zoom.
+func (m *Model) SetSurface(kind int) error {
+	if kind < 0 || kind >= meshes.NumSurfaces {
+		return fmt.Errorf("viewer: surface kind %d, want 0..%d", kind, meshes.NumSurfaces-1)
+	}
+	if kind == m.surf && m.sc != nil {
+		return nil
+	}
+	m.surf = kind
+	if m.b != nil {
+		m.buildScene()
+	}
+	if m.surf == meshes.SurfFlat {
+		_ = m.SetView("dorsal")
+	}
+	return nil
+}
+
+// Surface returns the surface kind drawn.
+func (m *Model) Surface() int { return m.surf }
+
+// ROIClasses returns the names of the bundle's ROI classes.
+func (m *Model) ROIClasses() []string { return m.classes }
+
+// SetROIVisible shows or hides the outlines and labels of an ROI class;
+// it reports whether the class exists.
+func (m *Model) SetROIVisible(class string, on bool) bool {
+	i := slices.Index(m.classes, class)
+	if i < 0 {
+		return false
+	}
+	if m.shown[i] != on {
+		m.shown[i] = on
+		m.outDirty = true
+	}
+	return true
+}
+
+// ROIVisible reports whether the class's outlines are shown.
+func (m *Model) ROIVisible(class string) bool {
+	i := slices.Index(m.classes, class)
+	return i >= 0 && m.shown[i]
+}
+
+// SetThreshold hides overlay values with |value| < t (the underlay shows
+// instead); t ≤ 0 shows every value.
+func (m *Model) SetThreshold(t float32) {
+	if math.IsNaN(float64(t)) || t < 0 {
+		t = 0
+	}
+	m.thresh = t
+	m.colorDirty = true
+}
+
+// Threshold returns the overlay threshold.
+func (m *Model) Threshold() float32 { return m.thresh }
+
+// SetOpacity sets the overlay's opacity over the underlay, clamped to
+// [0, 1].
+func (m *Model) SetOpacity(a float32) {
+	if math.IsNaN(float64(a)) {
+		a = 1
+	}
+	m.opacity = min(max(a, 0), 1)
+	m.colorDirty = true
+}
+
+// Opacity returns the overlay opacity.
+func (m *Model) Opacity() float32 { return m.opacity }
+
+// SetSymmetric chooses the automatic range: symmetric about zero
+// (±max|value|, the default) or one-sided ([min, max]).
+func (m *Model) SetSymmetric(on bool) {
+	m.oneSide = !on
+	m.colorDirty = true
+}
+
+// Symmetric reports whether the automatic range is symmetric.
+func (m *Model) Symmetric() bool { return !m.oneSide }
 
 // Ready reports whether a mesh is loaded.
 func (m *Model) Ready() bool { return m.sc != nil }
@@ -255,7 +376,7 @@ func (m *Model) updateRange() {
 	switch {
 	case lo > hi:
 		m.vmin, m.vmax = -1, 1
-	case m.cmap.Name() == "viridis":
+	case m.oneSide || m.cmap.Name() == "viridis":
 		if lo == hi {
 			lo, hi = lo-1, hi+1
 		}
@@ -273,8 +394,13 @@ func (m *Model) updateRange() {
 // changed.
 func (m *Model) Prepare() bool {
 	sc := m.sc
-	if sc == nil || !(m.geomDirty || m.colorDirty) {
+	if sc == nil || !(m.geomDirty || m.colorDirty || m.outDirty) {
 		return false
+	}
+	if m.outDirty && !m.geomDirty && !m.colorDirty {
+		m.fillOutlines()
+		m.outDirty = false
+		return true
 	}
 	if m.colorDirty {
 		m.updateRange()
@@ -283,7 +409,7 @@ func (m *Model) Prepare() bool {
 			if m.hasOver[h] {
 				ov = m.overlay[h]
 			}
-			sc.setBase(h, ov, m.cmap, m.vmin, m.vmax)
+			sc.setBase(h, ov, m.cmap, m.vmin, m.vmax, m.thresh, m.opacity)
 		}
 	}
 	if m.geomDirty {
@@ -294,7 +420,10 @@ func (m *Model) Prepare() bool {
 	}
 	sc.colorize()
 	sc.fill()
-	m.geomDirty, m.colorDirty = false, false
+	if m.geomDirty || m.outDirty {
+		m.fillOutlines()
+	}
+	m.geomDirty, m.colorDirty, m.outDirty = false, false, false
 	return true
 }
 
@@ -314,4 +443,92 @@ func (m *Model) Drawn() int {
 		return 0
 	}
 	return m.sc.segEnd[1]
+}
+
+// fillOutlines rebuilds the outline draw list and labels.
+func (m *Model) fillOutlines() {
+	// Regions smaller than this many visible vertices get no label.
+	labelMin := max(1, m.nVert[0]/1000)
+	m.sc.fillOutlines(m.shown, 0.75*m.textScale, labelMin)
+}
+
+// Outlines returns the ROI outline draw list after Prepare (quads, in
+// chunks like DrawList's) and the labels of the shown classes.
+func (m *Model) Outlines() (verts []Vertex, indices []uint16, chunks []Chunk, labels []Label) {
+	if m.sc == nil {
+		return nil, nil, nil, nil
+	}
+	return m.sc.lverts, m.sc.lidx, m.sc.lchunks, m.sc.labels
+}
+
+// Pick returns the visible vertex whose projection is nearest to the
+// screen point (x, y), within maxDist pixels, after Prepare: its
+// hemisphere and index, and ok false when there is none.
+func (m *Model) Pick(x, y, maxDist float32) (hemi, vertex int, ok bool) {
+	sc := m.sc
+	if sc == nil {
+		return 0, 0, false
+	}
+	best := maxDist * maxDist
+	hemi, vertex = -1, -1
+	for h := range 2 {
+		if m.mode == LayoutPanels && !sc.clip[h].Contains(x, y) {
+			continue
+		}
+		sx, sy, vis := sc.sx[h], sc.sy[h], sc.vis[h]
+		for i := range vis {
+			if !vis[i] {
+				continue
+			}
+			dx, dy := sx[i]-x, sy[i]-y
+			if d := dx*dx + dy*dy; d <= best {
+				// Equal distances: the nearer one to the camera wins.
+				if d == best && vertex >= 0 && sc.depth[h][i] >= sc.depth[hemi][vertex] {
+					continue
+				}
+				best, hemi, vertex = d, h, i
+			}
+		}
+	}
+	return hemi, vertex, vertex >= 0
+}
+
+// VertexScreen returns where vertex v of hemisphere h is drawn after
+// Prepare, and whether it is visible.
+func (m *Model) VertexScreen(h, v int) (x, y float32, visible bool) {
+	sc := m.sc
+	if sc == nil || h < 0 || h > 1 || v < 0 || v >= len(sc.vis[h]) {
+		return 0, 0, false
+	}
+	return sc.sx[h][v], sc.sy[h][v], sc.vis[h][v]
+}
+
+// VertexInfo describes one vertex for a readout.
+type VertexInfo struct {
+	Hemi, Vertex int
+	// Value is the overlay value (NaN: none).
+	Value float32
+	// ROIs lists "class: name" for every ROI class whose label at the
+	// vertex is not 0.
+	ROIs []string
+}
+
+// Info returns the readout of vertex v of hemisphere h.
+func (m *Model) Info(h, v int) VertexInfo {
+	info := VertexInfo{Hemi: h, Vertex: v, Value: float32(math.NaN())}
+	if m.sc == nil || h < 0 || h > 1 || v < 0 || v >= m.nVert[h] {
+		return info
+	}
+	if m.hasOver[h] {
+		info.Value = m.overlay[h][v]
+	}
+	for ci, c := range m.sc.roi[h] {
+		if c == nil {
+			continue
+		}
+		if k := c.values[v]; k != 0 {
+			info.ROIs = append(info.ROIs, m.classes[ci]+": "+c.name(k))
+		}
+	}
+	return info
 }

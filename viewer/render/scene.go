@@ -85,8 +85,10 @@ type scene struct {
 	sx, sy, depth, shade [2][]float32 // per vertex
 	base, col            [2][]float32 // 3 per vertex, RGB 0..1
 
-	items, tmp []uint64 // depth key << 32 | hemisphere << 31 | triangle
-	segEnd     [2]int   // items[0:segEnd[0]] and items[segEnd[0]:segEnd[1]]
+	items, tmp []uint64  // depth key << 32 | hemisphere << 31 | triangle
+	segEnd     [2]int    // items[0:segEnd[0]] and items[segEnd[0]:segEnd[1]]
+	front      [2][]bool // per triangle: faces the camera
+	vis        [2][]bool // per vertex: in a triangle that faces the camera
 
 	// The draw list: vertices shared within a chunk, uint16 indices.
 	verts  []Vertex
@@ -96,6 +98,15 @@ type scene struct {
 	local  []uint16 // its index in that chunk
 	gen    uint32
 	first  [2]int // index of each hemisphere's first vertex in stamp and local
+
+	// ROI outlines: per hemisphere, one entry per class (nil when the
+	// hemisphere lacks it); the outline draw list and labels.
+	roi     [2][]*roiClass
+	lverts  []Vertex
+	lidx    []uint16
+	lchunks []Chunk
+	labels  []Label
+	lsum    []float32
 
 	srcX, srcY float32 // white source pixel
 	maxChunk   int     // MaxChunkVertices; smaller in tests
@@ -112,6 +123,8 @@ func newScene(s0, s1 *surface) *scene {
 		sc.shade[h] = make([]float32, s.n)
 		sc.base[h] = make([]float32, 3*s.n)
 		sc.col[h] = make([]float32, 3*s.n)
+		sc.front[h] = make([]bool, s.numTriangles())
+		sc.vis[h] = make([]bool, s.n)
 		total += s.numTriangles()
 		sc.panelRadius = max(sc.panelRadius, s.radiusAround(s.center()))
 	}
@@ -189,7 +202,11 @@ func (sc *scene) project() {
 		sx, sy, dp, sh := sc.sx[h], sc.sy[h], sc.depth[h], sc.shade[h]
 		for i := range s.n {
 			sx[i], sy[i], dp[i] = b.Project(vp, Vec3{s.pos[3*i], s.pos[3*i+1], s.pos[3*i+2]})
-			sh[i] = Lambert(Vec3{s.normals[3*i], s.normals[3*i+1], s.normals[3*i+2]}, l)
+			n := Vec3{s.normals[3*i], s.normals[3*i+1], s.normals[3*i+2]}
+			if s.twoSided && n.dot(l) < 0 {
+				n = Vec3{-n[0], -n[1], -n[2]}
+			}
+			sh[i] = Lambert(n, l)
 		}
 	}
 }
@@ -255,7 +272,7 @@ func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 	}
 	items := make([]uint64, 0, len(tris)/3)
 	for t := range len(tris) / 3 {
-		if k, ok := triKey(sx, sy, depth, tris, t, r); ok {
+		if k, ok := triKey(sx, sy, depth, tris, t, r, false); ok {
 			items = append(items, uint64(k)<<32|uint64(t))
 		}
 	}
@@ -271,11 +288,12 @@ func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 }
 
 // triKey returns the sort key of triangle t (depths within ±r) and whether
-// it faces the camera.
-func triKey(sx, sy, depth []float32, tris []uint32, t int, r float32) (uint32, bool) {
+// it faces the camera (for a two-sided surface: whether it has an area on
+// screen).
+func triKey(sx, sy, depth []float32, tris []uint32, t int, r float32, twoSided bool) (uint32, bool) {
 	i0, i1, i2 := tris[3*t], tris[3*t+1], tris[3*t+2]
 	a2 := (sx[i1]-sx[i0])*(sy[i2]-sy[i0]) - (sy[i1]-sy[i0])*(sx[i2]-sx[i0])
-	if !(a2 < 0) {
+	if !(a2 < 0) && !(twoSided && a2 > 0) {
 		return 0, false
 	}
 	return depthKey(depth[i0]+depth[i1]+depth[i2], r), true
@@ -291,10 +309,15 @@ func (sc *scene) sortVisible(mode LayoutMode) {
 	m := 0
 	for h, s := range sc.surf {
 		start := m
+		front, vis := sc.front[h], sc.vis[h]
+		clear(vis)
 		for t := range s.numTriangles() {
-			if k, ok := triKey(sc.sx[h], sc.sy[h], sc.depth[h], s.tris, t, r); ok {
+			k, ok := triKey(sc.sx[h], sc.sy[h], sc.depth[h], s.tris, t, r, s.twoSided)
+			front[t] = ok
+			if ok {
 				sc.items[m] = uint64(k)<<32 | uint64(h)<<hemiBitPos | uint64(t)
 				m++
+				vis[s.tris[3*t]], vis[s.tris[3*t+1]], vis[s.tris[3*t+2]] = true, true, true
 			}
 		}
 		sc.segEnd[h] = m
@@ -383,20 +406,29 @@ func (sc *scene) nextGen() {
 }
 
 // setBase sets the base colors of hemisphere h: the colormap color of
-// overlay values that are not NaN, else the underlay gray.
-func (sc *scene) setBase(h int, overlay []float32, cm *Colormap, vmin, vmax float32) {
+// overlay values that are not NaN and whose magnitude reaches the
+// threshold, mixed over the underlay gray with the given opacity (0..1);
+// else the underlay gray.
+func (sc *scene) setBase(h int, overlay []float32, cm *Colormap, vmin, vmax, threshold, opacity float32) {
 	s := sc.surf[h]
 	base := sc.base[h]
 	inv := float32(0)
 	if vmax > vmin {
 		inv = 1 / (vmax - vmin)
 	}
+	a := min(max(opacity, 0), 1)
 	for i := range s.n {
-		if overlay != nil && !math.IsNaN(float64(overlay[i])) {
-			base[3*i], base[3*i+1], base[3*i+2] = cm.AtF((overlay[i] - vmin) * inv)
-			continue
-		}
 		g := s.gray[i]
+		if overlay != nil {
+			v := overlay[i]
+			if !math.IsNaN(float64(v)) && !(v < threshold && v > -threshold) {
+				r, gg, b := cm.AtF((v - vmin) * inv)
+				base[3*i] = g + a*(r-g)
+				base[3*i+1] = g + a*(gg-g)
+				base[3*i+2] = g + a*(b-g)
+				continue
+			}
+		}
 		base[3*i], base[3*i+1], base[3*i+2] = g, g, g
 	}
 }

@@ -15,7 +15,10 @@ type surface struct {
 	tris    []uint32  // 3t
 	normals []float32 // 3n
 	gray    []float32 // n
-	lo, hi  Vec3      // bounding box
+	lo, hi  Vec3      // bounding box of the vertices in triangles
+	// twoSided surfaces (the flat map) have no outside: both windings are
+	// drawn and lit.
+	twoSided bool
 }
 
 func (s *surface) vertex(i uint32) Vec3 {
@@ -24,27 +27,51 @@ func (s *surface) vertex(i uint32) Vec3 {
 
 func (s *surface) numTriangles() int { return len(s.tris) / 3 }
 
-// newSurface prepares the inflated surface of h. It copies what it changes.
-func newSurface(h *meshes.HemiMesh) *surface {
-	s := &surface{
-		n:       h.NumVertices,
-		pos:     h.Inflated,
-		tris:    slices.Clone(h.Triangles),
-		normals: make([]float32, 3*h.NumVertices),
-		gray:    make([]float32, h.NumVertices),
+// newSurface prepares the surface kind (meshes.SurfInflated…SurfFlat) of
+// h; a kind the bundle lacks falls back to the inflated surface, and the
+// returned kind says which one was prepared. It copies what it changes.
+func newSurface(h *meshes.HemiMesh, kind int) (*surface, int) {
+	pos, tris := h.Positions(kind), h.Triangles
+	if kind == meshes.SurfFlat {
+		tris = h.FlatTriangles
 	}
-	OrientOutward(s.pos, s.tris) // flips the winding of our copy when needed
+	if len(pos) != 3*h.NumVertices || len(tris) == 0 {
+		kind, pos, tris = meshes.SurfInflated, h.Inflated, h.Triangles
+	}
+	s := &surface{
+		n:        h.NumVertices,
+		pos:      pos,
+		tris:     slices.Clone(tris),
+		normals:  make([]float32, 3*h.NumVertices),
+		gray:     make([]float32, h.NumVertices),
+		twoSided: kind == meshes.SurfFlat,
+	}
+	if !s.twoSided {
+		OrientOutward(s.pos, s.tris) // flips the winding of our copy when needed
+	}
 	VertexNormals(s.pos, s.tris, s.normals)
 	SulcGray(h.Sulc, s.gray)
 	inf := float32(math.Inf(1))
 	s.lo, s.hi = Vec3{inf, inf, inf}, Vec3{-inf, -inf, -inf}
-	for i := 0; i < len(s.pos); i += 3 {
+	// Only vertices of triangles count: the flat map leaves the others at
+	// the origin.
+	used := make([]bool, s.n)
+	for _, i := range s.tris {
+		used[i] = true
+	}
+	for i := range s.n {
+		if !used[i] {
+			continue
+		}
 		for k := range 3 {
-			s.lo[k] = min(s.lo[k], s.pos[i+k])
-			s.hi[k] = max(s.hi[k], s.pos[i+k])
+			s.lo[k] = min(s.lo[k], s.pos[3*i+k])
+			s.hi[k] = max(s.hi[k], s.pos[3*i+k])
 		}
 	}
-	return s
+	if s.lo[0] > s.hi[0] {
+		s.lo, s.hi = Vec3{}, Vec3{}
+	}
+	return s, kind
 }
 
 // center returns the bounding box center.
@@ -52,11 +79,11 @@ func (s *surface) center() Vec3 {
 	return Vec3{(s.lo[0] + s.hi[0]) / 2, (s.lo[1] + s.hi[1]) / 2, (s.lo[2] + s.hi[2]) / 2}
 }
 
-// radiusAround returns the largest distance of a vertex from c.
+// radiusAround returns the largest distance of a triangle's vertex from c.
 func (s *surface) radiusAround(c Vec3) float32 {
 	var r2 float32
-	for i := 0; i < len(s.pos); i += 3 {
-		d := Vec3{s.pos[i], s.pos[i+1], s.pos[i+2]}.sub(c)
+	for _, i := range s.tris {
+		d := Vec3{s.pos[3*i], s.pos[3*i+1], s.pos[3*i+2]}.sub(c)
 		r2 = max(r2, d.dot(d))
 	}
 	return float32(math.Sqrt(float64(r2)))
