@@ -31,19 +31,25 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *out == "" {
-		*out = filepath.Join(o.Models, "evaluation.json")
+	return evaluateAndReport(ctx, e, *o, *out, "")
+}
+
+// evaluateAndReport evaluates the models, prints the table and writes the JSON report to out
+// (default <models>/evaluation.json).
+func evaluateAndReport(ctx context.Context, e *env, o trainOptions, out, reportDir string) error {
+	if out == "" {
+		out = filepath.Join(o.Models, "evaluation.json")
 	}
-	rep, err := evaluate(ctx, e, *o)
+	rep, err := evaluate(ctx, e, o)
 	if err != nil {
 		return err
 	}
 	printReport(e.stdout, rep)
 	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := npy.WriteFile(*out, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+	if err := npy.WriteFile(out, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, "report written to", *out)
+	fmt.Fprintln(e.stdout, "report written to", out)
 	return nil
 }
 

@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -24,19 +31,199 @@ const splitSeed = 5
 
 func runTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "train", "[flags]",
-		"Fit a ridge encoding model per subject and hemisphere on cached image features (extracted first if\n"+
-			"missing). The regularisation strength is chosen per vertex by efficient leave-one-out over a log grid.\n"+
-			"The model is fit on 90% of the training images; the other 10% give the validation r saved with it.")
+		"Fit an encoding model per subject and hemisphere on cached image features (extracted first if missing).\n"+
+			"--model ridge chooses the regularisation strength per vertex by efficient leave-one-out over a log grid;\n"+
+			"ridge-kfold by K-fold cross-validation (--folds); baseline is the organisers' incremental PCA to 100\n"+
+			"components followed by least squares. The model is fit on 90% of the training images; the other 10% give\n"+
+			"the validation r saved with it. --sweep trains several models, then evaluates them and writes one report.")
 	o := trainFlags(fs)
+	modelFlags(fs, o)
+	alphas := fs.String("alphas", "", "ridge alpha grid: LO:HI:N (N values log-spaced from LO to HI) or a comma list (default 1e-1:1e7:17)")
+	sweep := fs.String("sweep", "", "train several models: a comma list of kinds (ridge,ridge-kfold,baseline) or a JSON config file")
+	reportDir := fs.String("report", "", "with --sweep: report directory (default <models>/report)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("train: unexpected argument %q", fs.Arg(0))
+	}
+	if *alphas != "" {
+		a, err := parseAlphas(*alphas)
+		if err != nil {
+			return fmt.Errorf("train: --alphas: %w", err)
+		}
+		o.Alphas = a
+	}
+	if *sweep != "" {
+		runs, err := parseSweep(*sweep, *o)
+		if err != nil {
+			return fmt.Errorf("train: --sweep: %w", err)
+		}
+		return runSweep(ctx, e, *o, runs, *reportDir)
 	}
 	_, err := trainAll(ctx, e, *o)
 	return err
 }
 
+// modelFlags registers the flags that choose the kind of model.
+func modelFlags(fs *flag.FlagSet, o *trainOptions) {
+	fs.StringVar(&o.Model, "model", encoding.KindRidge, "model kind: "+strings.Join(encoding.Kinds(), ", "))
+	fs.IntVar(&o.Folds, "folds", 5, "cross-validation folds of ridge-kfold (at least 2)")
+}
+
 type trainOptions struct {
 	Data, Cache, Models, Extractor, Backend, Subjects string
+
+	// Model is the kind of model trained, one of encoding.Kinds(); "" means ridge.
+	Model string
+	// Folds is the number of cross-validation folds of ridge-kfold (0 means 5).
+	Folds int
+	// Alphas is the ridge grid; nil means encoding.DefaultAlphas().
+	Alphas []float64
+}
+
+// kind returns the model kind, ridge by default.
+func (o trainOptions) kind() string {
+	if o.Model == "" {
+		return encoding.KindRidge
+	}
+	return o.Model
+}
+
+// folds returns the K-fold count, 5 by default.
+func (o trainOptions) folds() int {
+	if o.Folds == 0 {
+		return 5
+	}
+	return o.Folds
+}
+
+// alphaGrid returns the ridge grid, the default one when none was given.
+func (o trainOptions) alphaGrid() []float64 {
+	if len(o.Alphas) == 0 {
+		return encoding.DefaultAlphas()
+	}
+	return o.Alphas
+}
+
+// maxAlphas bounds the size of an alpha grid given on the command line.
+const maxAlphas = 1000
+
+// parseAlphas reads an alpha grid: "LO:HI:N", N values log-spaced from LO to HI inclusive (numpy's
+// logspace(log10 LO, log10 HI, N)), or a comma-separated list. Every alpha must be positive and finite.
+func parseAlphas(s string) ([]float64, error) {
+	s = strings.TrimSpace(s)
+	var out []float64
+	if parts := strings.Split(s, ":"); len(parts) == 3 {
+		lo, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
+		hi, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
+		n, err3 := strconv.Atoi(strings.TrimSpace(parts[2]))
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("grid %q is not LO:HI:N: %w", s, err)
+		}
+		if n < 1 || n > maxAlphas {
+			return nil, fmt.Errorf("grid %q has %d values, want 1 to %d", s, n, maxAlphas)
+		}
+		if !(lo > 0) || !(hi > 0) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+			return nil, fmt.Errorf("grid %q: LO and HI must be positive and finite", s)
+		}
+		if n == 1 {
+			return []float64{lo}, nil
+		}
+		a, b := math.Log10(lo), math.Log10(hi)
+		for i := range n {
+			out = append(out, math.Pow(10, a+(b-a)*float64(i)/float64(n-1)))
+		}
+		return out, nil
+	} else if len(parts) != 1 {
+		return nil, fmt.Errorf("grid %q has %d ':'-separated parts, want LO:HI:N", s, len(parts))
+	}
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, fmt.Errorf("alpha %q: %w", f, err)
+		}
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("alpha %q must be positive and finite", f)
+		}
+		if len(out) == maxAlphas {
+			return nil, fmt.Errorf("more than %d alphas", maxAlphas)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// alphaCounts counts the targets that chose each alpha of the grid (the nearest grid value on a log
+// scale, so float32 rounding of the stored alphas does not matter).
+func alphaCounts(alpha []float32, grid []float64) []int {
+	counts := make([]int, len(grid))
+	if len(grid) == 0 {
+		return counts
+	}
+	for _, a := range alpha {
+		la := math.Log(float64(a))
+		best, bd := 0, math.Inf(1)
+		for i, g := range grid {
+			if d := math.Abs(math.Log(g) - la); d < bd {
+				best, bd = i, d
+			}
+		}
+		counts[best]++
+	}
+	return counts
+}
+
+// formatCounts writes counts as a JSON array, the form they take in the manifest's meta.
+func formatCounts(c []int) string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// parseCounts reads what formatCounts wrote.
+func parseCounts(s string) ([]int, error) {
+	var c []int
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return nil, fmt.Errorf("alpha counts %q: %w", s, err)
+	}
+	return c, nil
+}
+
+// printAlphaHistogram prints the chosen alphas per hemisphere: one row per grid value, a count and a bar.
+func printAlphaHistogram(w io.Writer, title string, grid []float64, counts map[string][]int) {
+	hemis := []string{}
+	total := map[string]int{}
+	for _, h := range algonauts.Hemis() {
+		if c, ok := counts[string(h)]; ok && len(c) == len(grid) {
+			hemis = append(hemis, string(h))
+			for _, k := range c {
+				total[string(h)] += k
+			}
+		}
+	}
+	if len(hemis) == 0 || len(grid) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: chosen alphas (vertices per alpha)\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "  alpha")
+	for _, h := range hemis {
+		fmt.Fprintf(tw, "\t%s\t", h)
+	}
+	fmt.Fprintln(tw)
+	for i, g := range grid {
+		fmt.Fprintf(tw, "  %.3g", g)
+		for _, h := range hemis {
+			c := counts[h][i]
+			bar := 0
+			if total[h] > 0 {
+				bar = (40*c + total[h] - 1) / total[h]
+			}
+			fmt.Fprintf(tw, "\t%d\t%s", c, strings.Repeat("#", bar))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
 
 // trainFlags registers the flags that train, evaluate, serve and demo share.
@@ -51,9 +238,15 @@ func trainFlags(fs *flag.FlagSet) *trainOptions {
 	return o
 }
 
-// modelDir is where the model of a subject for an extractor lives in the store.
+// modelDir is where the (plain) ridge model of a subject for an extractor lives in the store; serve,
+// submit and demo use it.
 func modelDir(models string, subject int, extractorID string) string {
-	return filepath.Join(models, fmt.Sprintf("subj%02d_ridge_%s", subject, extractorID))
+	return kindDir(models, subject, encoding.KindRidge, extractorID)
+}
+
+// kindDir is where the model of a kind lives in the store: subjNN_<kind>_<extractor ID>.
+func kindDir(models string, subject int, kind, extractorID string) string {
+	return filepath.Join(models, fmt.Sprintf("subj%02d_%s_%s", subject, kind, extractorID))
 }
 
 // parseSubjects reads "1,2" (or "" for all of avail).
@@ -72,8 +265,19 @@ func parseSubjects(s string, avail []int) ([]int, error) {
 	return out, nil
 }
 
-// trainAll fits and saves a model for each selected subject and returns their directories.
+// baselineComponents is the number of PCA components of the baseline (the devkit's), fewer when
+// there are fewer training images or features.
+const baselineComponents = 100
+
+// trainAll fits and saves a model of kind o.Model for each selected subject and returns their directories.
 func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
+	kind := o.kind()
+	if !slices.Contains(encoding.Kinds(), kind) {
+		return nil, fmt.Errorf("train: model kind %q, want one of %s", kind, strings.Join(encoding.Kinds(), ", "))
+	}
+	if kind == encoding.KindRidgeKFold && o.folds() < 2 {
+		return nil, fmt.Errorf("train: --folds %d, want at least 2", o.folds())
+	}
 	ext, err := features.New(o.Extractor)
 	if err != nil {
 		return nil, err
@@ -92,6 +296,9 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 	}
 	var dirs []string
 	for _, s := range subs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		sub, err := ds.Subject(s)
 		if err != nil {
 			return nil, err
@@ -111,45 +318,78 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 			return nil, err
 		}
 		m := &encoding.SubjectModel{Subject: s, Features: ext.ID()}
-		man := encoding.Manifest{Subject: s, Features: ext.ID(), FeatureDim: p, Kind: "ridge", Alphas: encoding.DefaultAlphas(),
+		man := encoding.Manifest{Subject: s, Features: ext.ID(), FeatureDim: p, Kind: kind,
 			Metrics: map[string]float64{}, DataFingerprint: fp, CodeVersion: version(),
 			Meta: map[string]string{"dataset": o.Data, "train_images": fmt.Sprint(len(trainIdx)), "val_images": fmt.Sprint(len(valIdx)),
 				"split": fmt.Sprintf("the Algonauts devkit 90/10 split, numpy seed %d", splitSeed)}}
+		components := min(baselineComponents, len(trainIdx), p)
+		switch kind {
+		case encoding.KindBaseline:
+			man.Meta["pca_components"] = fmt.Sprint(components)
+		case encoding.KindRidgeKFold:
+			man.Alphas = o.alphaGrid()
+			man.Meta["folds"] = fmt.Sprint(o.folds())
+			man.Meta["fold_seed"] = fmt.Sprint(splitSeed)
+		default:
+			man.Alphas = o.alphaGrid()
+		}
+		counts := map[string][]int{}
 		for hi, hemi := range algonauts.Hemis() {
 			y, _, v, err := sub.FMRI(hemi)
 			if err != nil {
 				return nil, err
 			}
 			yt, yv := rows(y, v, trainIdx), rows(y, v, valIdx)
-			label := fmt.Sprintf("subj%02d %s ridge", s, hemi)
-			bar := progressbar.NewOptions(v, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(label),
-				progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(e.stderr) }))
+			label := fmt.Sprintf("subj%02d %s %s", s, hemi, kind)
 			start := time.Now()
-			r, err := encoding.FitRidge(xt, len(trainIdx), p, yt, v, encoding.RidgeOptions{
-				Alphas: encoding.DefaultAlphas(), Progress: func(done, _ int) { bar.Set(done) }})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", label, err)
+			var r *encoding.Ridge
+			if kind == encoding.KindBaseline {
+				var pca *encoding.PCA
+				r, pca, err = encoding.FitPCABaseline(xt, len(trainIdx), p, yt, v, components, 0)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", label, err)
+				}
+				var ev float64
+				for _, x := range pca.ExplainedVarianceRatio {
+					ev += x
+				}
+				man.Metrics[string(hemi)+"_pca_explained_variance_ratio"] = ev
+			} else {
+				bar := progressbar.NewOptions(v, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(label),
+					progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond),
+					progressbar.OptionOnCompletion(func() { fmt.Fprintln(e.stderr) }))
+				opt := encoding.RidgeOptions{Alphas: man.Alphas, Progress: func(done, _ int) { bar.Set(done) }}
+				if kind == encoding.KindRidgeKFold {
+					opt.Folds, opt.Seed = o.folds(), splitSeed
+				}
+				r, err = encoding.FitRidge(xt, len(trainIdx), p, yt, v, opt)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", label, err)
+				}
+				bar.Finish()
+				c := alphaCounts(r.Alpha, man.Alphas)
+				counts[string(hemi)] = c
+				man.Meta[string(hemi)+"_alpha_counts"] = formatCounts(c)
 			}
-			bar.Finish()
 			pred, err := predictOn(be, r, xv, len(valIdx))
 			if err != nil {
 				return nil, err
 			}
 			rv := metrics.PearsonColumns(pred, yv, len(valIdx), v)
 			mean, median, _ := metrics.Summary(rv)
-			e.log.Info("trained", "subject", s, "hemi", hemi, "vertices", v, "features", p, "seconds",
+			e.log.Info("trained", "subject", s, "hemi", hemi, "kind", kind, "vertices", v, "features", p, "seconds",
 				time.Since(start).Round(time.Millisecond).Seconds(), "val_mean_r", mean, "val_median_r", median)
 			man.Metrics[string(hemi)+"_val_mean_r"] = float64(mean)
 			man.Metrics[string(hemi)+"_val_median_r"] = float64(median)
 			m.Hemis[hi] = r
 		}
-		dir := modelDir(o.Models, s, ext.ID())
+		dir := kindDir(o.Models, s, kind, ext.ID())
 		if err := encoding.Save(dir, m, man); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(e.stdout, "subj%02d: model saved to %s (validation mean r: lh %.3f, rh %.3f)\n", s, dir,
+		fmt.Fprintf(e.stdout, "subj%02d: %s model saved to %s (validation mean r: lh %.3f, rh %.3f)\n", s, kind, dir,
 			man.Metrics["lh_val_mean_r"], man.Metrics["rh_val_mean_r"])
+		printAlphaHistogram(e.stdout, fmt.Sprintf("subj%02d %s", s, kind), man.Alphas, counts)
 		dirs = append(dirs, dir)
 	}
 	return dirs, nil
@@ -183,4 +423,137 @@ func predictOn(be *compute.Backend, r *encoding.Ridge, x []float32, n int) ([]fl
 		}
 	}
 	return out, nil
+}
+
+// sweepConfig is the JSON file of `train --sweep FILE`: every model is trained on every extractor's
+// features (the --extractor flag when Extractors is empty).
+//
+//	{"extractors": ["gabor"],
+//	 "models": [{"kind": "ridge"}, {"kind": "ridge-kfold", "folds": 5, "alphas": "1e-1:1e7:17"}, {"kind": "baseline"}]}
+type sweepConfig struct {
+	Extractors []string     `json:"extractors"`
+	Models     []sweepModel `json:"models"`
+}
+
+// sweepModel is one model of a sweep.
+type sweepModel struct {
+	Kind   string `json:"kind"`
+	Folds  int    `json:"folds,omitempty"`
+	Alphas string `json:"alphas,omitempty"` // as --alphas; empty means the --alphas flag or the default grid
+}
+
+// maxSweepRuns bounds the models one sweep trains; maxSweepBytes the config file.
+const (
+	maxSweepRuns  = 64
+	maxSweepBytes = 1 << 16
+)
+
+// parseSweep reads the value of --sweep: a comma list of model kinds, or the path of a JSON
+// sweepConfig (a value ending in ".json", or naming an existing file). It returns one trainOptions
+// per model, based on base.
+func parseSweep(spec string, base trainOptions) ([]trainOptions, error) {
+	if strings.HasSuffix(spec, ".json") || isFile(spec) {
+		b, err := readLimited(spec, maxSweepBytes)
+		if err != nil {
+			return nil, err
+		}
+		runs, err := parseSweepConfig(b, base)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec, err)
+		}
+		return runs, nil
+	}
+	var runs []trainOptions
+	for _, k := range strings.Split(spec, ",") {
+		o := base
+		o.Model = strings.TrimSpace(k)
+		if !slices.Contains(encoding.Kinds(), o.Model) {
+			return nil, fmt.Errorf("model kind %q, want one of %s", o.Model, strings.Join(encoding.Kinds(), ", "))
+		}
+		runs = append(runs, o)
+	}
+	return runs, nil
+}
+
+// parseSweepConfig decodes a sweepConfig body into the runs it asks for.
+func parseSweepConfig(body []byte, base trainOptions) ([]trainOptions, error) {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	var cfg sweepConfig
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("decoding the sweep config: %w", err)
+	}
+	if len(cfg.Models) == 0 {
+		return nil, errors.New(`the sweep config lists no "models"`)
+	}
+	exts := cfg.Extractors
+	if len(exts) == 0 {
+		exts = []string{base.Extractor}
+	}
+	if len(exts)*len(cfg.Models) > maxSweepRuns {
+		return nil, fmt.Errorf("the sweep config asks for %d×%d models, more than %d", len(exts), len(cfg.Models), maxSweepRuns)
+	}
+	var runs []trainOptions
+	for _, x := range exts {
+		if !slices.Contains(features.Names(), x) {
+			return nil, fmt.Errorf("extractor %q, want one of %s", x, strings.Join(features.Names(), ", "))
+		}
+		for i, m := range cfg.Models {
+			o := base
+			o.Extractor, o.Model = x, m.Kind
+			if !slices.Contains(encoding.Kinds(), m.Kind) {
+				return nil, fmt.Errorf("models[%d]: kind %q, want one of %s", i, m.Kind, strings.Join(encoding.Kinds(), ", "))
+			}
+			if m.Folds != 0 {
+				if m.Folds < 2 {
+					return nil, fmt.Errorf("models[%d]: folds %d, want at least 2", i, m.Folds)
+				}
+				o.Folds = m.Folds
+			}
+			if m.Alphas != "" {
+				a, err := parseAlphas(m.Alphas)
+				if err != nil {
+					return nil, fmt.Errorf("models[%d]: alphas: %w", i, err)
+				}
+				o.Alphas = a
+			}
+			runs = append(runs, o)
+		}
+	}
+	return runs, nil
+}
+
+// isFile reports whether path names an existing regular file.
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// readLimited reads a file of at most limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// runSweep trains every run, then evaluates every model of the selected subjects in the store and
+// writes one report comparing them.
+func runSweep(ctx context.Context, e *env, base trainOptions, runs []trainOptions, reportDir string) error {
+	for i, o := range runs {
+		fmt.Fprintf(e.stdout, "sweep %d/%d: %s on %s features\n", i+1, len(runs), o.kind(), o.Extractor)
+		if _, err := trainAll(ctx, e, o); err != nil {
+			return fmt.Errorf("sweep run %d (%s, %s): %w", i+1, o.kind(), o.Extractor, err)
+		}
+	}
+	return evaluateAndReport(ctx, e, base, "", reportDir)
 }

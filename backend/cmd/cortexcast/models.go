@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"cortexcast/backend/encoding"
+)
+
+func runModels(ctx context.Context, e *env, args []string) error {
+	const about = "Manage the model store: `models list` shows every stored model, `models show NAME` its manifest\n" +
+		"with the histogram of chosen alphas, `models delete NAME --yes` removes it."
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(e.stderr, "Usage: cortexcast models list|show|delete [flags] [NAME]\n\n%s\n", about)
+		if len(args) == 0 {
+			return errors.New("models: no subcommand given (list, show or delete)")
+		}
+		return flag.ErrHelp
+	}
+	sub, rest := args[0], args[1:]
+	var fs *flag.FlagSet
+	switch sub {
+	case "list":
+		fs = newFlags(e, "models list", "[flags]", "List the models in the store: name, subject, kind, features, vertices, validation r, creation time.")
+	case "show":
+		fs = newFlags(e, "models show", "[flags] NAME", "Print a stored model's manifest, with the histogram of the alphas its vertices chose.")
+	case "delete":
+		fs = newFlags(e, "models delete", "[flags] NAME", "Delete a stored model (its whole directory); --yes is required.")
+	default:
+		return fmt.Errorf("models: unknown subcommand %q (want list, show or delete)", sub)
+	}
+	store := fs.String("models", "data/models", "model store directory")
+	yes := fs.Bool("yes", false, "delete: really delete")
+	// Flags may come before or after NAME.
+	var pos []string
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	switch sub {
+	case "list":
+		if len(pos) > 0 {
+			return fmt.Errorf("models list: unexpected argument %q", pos[0])
+		}
+		return listModels(e.stdout, *store)
+	case "show":
+		name, err := modelName(pos, sub)
+		if err != nil {
+			return err
+		}
+		return showModel(e.stdout, *store, name)
+	default:
+		name, err := modelName(pos, sub)
+		if err != nil {
+			return err
+		}
+		return deleteModel(e.stdout, *store, name, *yes)
+	}
+}
+
+// modelName returns the one NAME argument, a plain directory name in the store.
+func modelName(pos []string, sub string) (string, error) {
+	if len(pos) != 1 {
+		return "", fmt.Errorf("models %s: want one model NAME, got %d arguments", sub, len(pos))
+	}
+	name := pos[0]
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("models %s: %q is not a model name (a directory name inside the store)", sub, name)
+	}
+	return name, nil
+}
+
+// listModels prints the store's models as a table.
+func listModels(w io.Writer, store string) error {
+	if st, err := os.Stat(store); err != nil {
+		return fmt.Errorf("models: store %s: %w", store, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("models: store %s is not a directory", store)
+	}
+	mfs, listErr := encoding.List(store)
+	if len(mfs) == 0 && listErr == nil {
+		fmt.Fprintf(w, "no models in %s\n", store)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSUBJECT\tKIND\tFEATURES\tVERTICES\tVAL R (lh/rh)\tCREATED")
+	for _, mf := range mfs {
+		verts := make([]string, len(mf.Hemis))
+		vals := make([]string, len(mf.Hemis))
+		for i, h := range mf.Hemis {
+			verts[i] = fmt.Sprint(h.Vertices)
+			if r, ok := mf.Metrics[h.Hemi+"_val_mean_r"]; ok {
+				vals[i] = fmt.Sprintf("%.3f", r)
+			} else {
+				vals[i] = "-"
+			}
+		}
+		fmt.Fprintf(tw, "%s\tsubj%02d\t%s\t%s\t%s\t%s\t%s\n", mf.Name, mf.Subject, mf.Kind, mf.Features,
+			strings.Join(verts, "/"), strings.Join(vals, "/"), mf.Created.UTC().Format("2006-01-02 15:04"))
+	}
+	tw.Flush()
+	if listErr != nil {
+		return fmt.Errorf("models: some models in %s could not be read: %w", store, listErr)
+	}
+	return nil
+}
+
+// storedManifest reads the manifest of the model name in store.
+func storedManifest(store, name string) (*encoding.Manifest, error) {
+	dir := filepath.Join(store, name)
+	b, err := readLimited(filepath.Join(dir, "manifest.json"), 1<<20)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("models: no model %q in %s", name, store)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	mf, err := encoding.ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("models: %s: %w", dir, err)
+	}
+	mf.Name = name
+	return mf, nil
+}
+
+// showModel prints a model's manifest and its alpha histogram.
+func showModel(w io.Writer, store, name string) error {
+	mf, err := storedManifest(store, name)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(mf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("models: %s: %w", name, err)
+	}
+	fmt.Fprintf(w, "%s (in %s)\n%s\n", name, store, b)
+	counts := map[string][]int{}
+	for _, h := range mf.Hemis {
+		if s, ok := mf.Meta[h.Hemi+"_alpha_counts"]; ok {
+			c, err := parseCounts(s)
+			if err != nil {
+				return fmt.Errorf("models: %s: meta %s_alpha_counts: %w", name, h.Hemi, err)
+			}
+			if len(c) != len(mf.Alphas) {
+				return fmt.Errorf("models: %s: meta %s_alpha_counts has %d counts for %d alphas", name, h.Hemi, len(c), len(mf.Alphas))
+			}
+			counts[h.Hemi] = c
+		}
+	}
+	printAlphaHistogram(w, name, mf.Alphas, counts)
+	return nil
+}
+
+// deleteModel removes a model when yes is set, else says what it would remove.
+func deleteModel(w io.Writer, store, name string, yes bool) error {
+	mf, err := storedManifest(store, name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(store, name)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	var files []string
+	for _, en := range entries {
+		files = append(files, en.Name())
+	}
+	slices.Sort(files)
+	what := fmt.Sprintf("%s (subj%02d %s on %s, %d files: %s)", dir, mf.Subject, mf.Kind, mf.Features, len(files), strings.Join(files, ", "))
+	if !yes {
+		return fmt.Errorf("models delete: would remove %s; add --yes to delete it", what)
+	}
+	if err := encoding.Remove(dir); err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	fmt.Fprintf(w, "removed %s\n", what)
+	return nil
+}

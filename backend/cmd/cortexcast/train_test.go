@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"cortexcast/backend/algonauts"
+	"cortexcast/backend/encoding"
+	"cortexcast/backend/simulate"
+)
+
+// tinyDataset is a simulated dataset small enough for unit tests: one subject, 32 training and 6
+// test images, synthetic masks.
+type tinyDataset struct {
+	opts trainOptions
+}
+
+var (
+	tinyOnce sync.Once
+	tinyRoot string
+	tinyErr  error
+)
+
+// newTinyDataset simulates the tiny dataset and extracts its features once per test binary (in a
+// temporary directory that TestMain removes) and gives each test its own model store.
+func newTinyDataset(t *testing.T) tinyDataset {
+	t.Helper()
+	tinyOnce.Do(func() {
+		tinyRoot, tinyErr = os.MkdirTemp("", "cortexcast-tiny-")
+		if tinyErr != nil {
+			return
+		}
+		tinyErr = simulate.Generate(context.Background(), simulate.Config{Root: filepath.Join(tinyRoot, "sim"), Subjects: 1, Train: 32, Test: 6, Seed: 2})
+	})
+	if tinyErr != nil {
+		t.Fatal(tinyErr)
+	}
+	work := t.TempDir()
+	return tinyDataset{opts: trainOptions{Data: filepath.Join(tinyRoot, "sim"), Cache: filepath.Join(tinyRoot, "features"),
+		Models: filepath.Join(work, "models"), Extractor: "gabor"}}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tinyRoot != "" {
+		os.RemoveAll(tinyRoot)
+	}
+	os.Exit(code)
+}
+
+// testEnv returns an env writing stdout to the returned buffer.
+func testEnv() (*env, *bytes.Buffer) {
+	var out bytes.Buffer
+	return &env{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, &out
+}
+
+func TestParseAlphas(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []float64
+		err  string
+	}{
+		{"1e-1:1e7:17", encoding.DefaultAlphas(), ""},
+		{"1:100:3", []float64{1, 10, 100}, ""},
+		{"5:5:1", []float64{5}, ""},
+		{"0.5, 2,8", []float64{0.5, 2, 8}, ""},
+		{"0:10:3", nil, "positive"},
+		{"1:10:0", nil, "0 values"},
+		{"1:10:5000", nil, "5000 values"},
+		{"1:10", nil, "parts"},
+		{"a:10:3", nil, "LO:HI:N"},
+		{"1,-2", nil, `"-2" must be positive`},
+		{"1,x", nil, `alpha "x"`},
+		{"NaN", nil, "positive"},
+		{"1:Inf:3", nil, "finite"},
+	}
+	for _, tc := range tests {
+		got, err := parseAlphas(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("parseAlphas(%q): err %v, want one containing %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseAlphas(%q): %v", tc.in, err)
+			continue
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("parseAlphas(%q) = %v, want %v", tc.in, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if math.Abs(got[i]-tc.want[i]) > 1e-12*tc.want[i] {
+				t.Errorf("parseAlphas(%q)[%d] = %v, want %v", tc.in, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+func FuzzParseAlphas(f *testing.F) {
+	for _, s := range []string{"1e-1:1e7:17", "1,2,3", "1:2", "", ":::", "1e308:1e-308:1000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := parseAlphas(s)
+		if err != nil {
+			return
+		}
+		if len(a) == 0 || len(a) > maxAlphas {
+			t.Fatalf("parseAlphas(%q) gave %d alphas", s, len(a))
+		}
+		for _, x := range a {
+			if !(x > 0) || math.IsInf(x, 0) {
+				t.Fatalf("parseAlphas(%q) gave alpha %v", s, x)
+			}
+		}
+	})
+}
+
+func TestAlphaCounts(t *testing.T) {
+	grid := []float64{0.1, 1, 10, 100}
+	got := alphaCounts([]float32{0.1, 1, float32(math.Nextafter(10, 11)), 10, 100, 100, 100}, grid)
+	if want := []int{1, 1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("alphaCounts = %v, want %v", got, want)
+	}
+	c, err := parseCounts(formatCounts(got))
+	if err != nil || !slices.Equal(c, got) {
+		t.Errorf("parseCounts(formatCounts(%v)) = %v, %v", got, c, err)
+	}
+}
+
+func TestTrainKinds(t *testing.T) {
+	td := newTinyDataset(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		kind, dirName string
+	}{
+		{"ridge", "subj01_ridge_"},
+		{"ridge-kfold", "subj01_ridge-kfold_"},
+		{"baseline", "subj01_baseline_"},
+	} {
+		e, out := testEnv()
+		o := td.opts
+		o.Model, o.Folds = tc.kind, 3
+		o.Alphas = []float64{1, 100, 1e4, 1e6}
+		dirs, err := trainAll(ctx, e, o)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.kind, err)
+		}
+		if len(dirs) != 1 || !strings.HasPrefix(filepath.Base(dirs[0]), tc.dirName) {
+			t.Fatalf("%s: saved to %v, want one directory named %s*", tc.kind, dirs, tc.dirName)
+		}
+		m, mf, err := encoding.Load(dirs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mf.Kind != tc.kind {
+			t.Errorf("%s: manifest kind %q", tc.kind, mf.Kind)
+		}
+		for hi, h := range []string{"lh", "rh"} {
+			r := m.Hemis[hi]
+			if tc.kind == "baseline" {
+				tr, _ := algonauts.DevkitSplit(32, splitSeed)
+				if want := fmt.Sprint(len(tr)); mf.Meta["pca_components"] != want { // min(100, training images, 2560 features)
+					t.Errorf("baseline pca_components %q, want %s", mf.Meta["pca_components"], want)
+				}
+				continue
+			}
+			counts, err := parseCounts(mf.Meta[h+"_alpha_counts"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := alphaCounts(r.Alpha, o.Alphas); !slices.Equal(counts, want) {
+				t.Errorf("%s %s: stored alpha counts %v, the model's alphas give %v", tc.kind, h, counts, want)
+			}
+			total := 0
+			for _, c := range counts {
+				total += c
+			}
+			if total != r.V {
+				t.Errorf("%s %s: alpha counts sum to %d, want %d vertices", tc.kind, h, total, r.V)
+			}
+		}
+		if tc.kind == "ridge-kfold" && mf.Meta["folds"] != "3" {
+			t.Errorf("ridge-kfold folds %q, want 3", mf.Meta["folds"])
+		}
+		if tc.kind != "baseline" && !strings.Contains(out.String(), "chosen alphas") {
+			t.Errorf("%s: no alpha histogram printed:\n%s", tc.kind, out)
+		}
+	}
+	if _, err := trainAll(ctx, testEnvDiscard(), trainOptions{Model: "mlp"}); err == nil || !strings.Contains(err.Error(), `"mlp"`) {
+		t.Errorf("kind mlp: err %v", err)
+	}
+}
+
+func testEnvDiscard() *env { e, _ := testEnv(); return e }
