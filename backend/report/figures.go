@@ -1,0 +1,167 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Figure sizes in pixels (vgimg's 96 dots per inch).
+const (
+	dpi         = 96
+	roiWidthPx  = 1152
+	histWidthPx = 576
+	figHeightPx = 384
+)
+
+// Colours of the figures (the Okabe–Ito palette).
+func hemiColor(i int) color.Color {
+	return []color.Color{color.RGBA{0, 114, 178, 255}, color.RGBA{213, 94, 0, 255}, color.RGBA{0, 158, 115, 255}}[i%3]
+}
+
+// render draws p into a PNG of w×h pixels.
+func render(p *plot.Plot, w, h int) ([]byte, error) {
+	c := vgimg.NewWith(vgimg.UseWH(vg.Length(w)*vg.Inch/dpi, vg.Length(h)*vg.Inch/dpi), vgimg.UseDPI(dpi))
+	p.Draw(draw.New(c))
+	var b bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// roiFigure draws the per-ROI bars: the mean test r with the measurement and the noise ceiling as a
+// marker on simulated data, the mean validation r otherwise.
+func roiFigure(m Model, simulated bool) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s: mean r per ROI", m.Name)
+	p.Y.Label.Text = "mean r"
+	var names []string
+	var vals, ceil plotter.Values
+	for _, r := range m.ROIs {
+		names = append(names, r.Hemi+" "+r.Name)
+		if simulated {
+			vals = append(vals, r.MeasR)
+			ceil = append(ceil, r.CeilingR)
+		} else {
+			vals = append(vals, r.ValR)
+		}
+	}
+	if len(vals) == 0 {
+		return nil, errors.New("no ROI to draw")
+	}
+	// One bar chart per hemisphere colour keeps the colours right with gonum/plot's single-colour bars.
+	for hi, hemi := range []string{"lh", "rh"} {
+		v := make(plotter.Values, len(vals))
+		any := false
+		for i, r := range m.ROIs {
+			if (r.Hemi == "rh") == (hemi == "rh") {
+				v[i], any = vals[i], true
+			}
+		}
+		if !any {
+			continue
+		}
+		bars, err := plotter.NewBarChart(v, vg.Points(math.Max(4, math.Min(24, 600/float64(len(vals))))))
+		if err != nil {
+			return nil, err
+		}
+		bars.Color = hemiColor(hi)
+		bars.LineStyle.Width = 0
+		p.Add(bars)
+		p.Legend.Add(hemi, bars)
+	}
+	if ceil != nil {
+		xy := make(plotter.XYs, len(ceil))
+		for i := range ceil {
+			xy[i].X, xy[i].Y = float64(i), ceil[i]
+		}
+		sc, err := plotter.NewScatter(xy)
+		if err != nil {
+			return nil, err
+		}
+		sc.GlyphStyle.Shape = draw.PyramidGlyph{}
+		sc.GlyphStyle.Radius = vg.Points(4)
+		sc.GlyphStyle.Color = color.Black
+		p.Add(sc)
+		p.Legend.Add("noise ceiling", sc)
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
+	p.X.Tick.Label.Rotation = math.Pi / 3
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.X.Tick.Label.YAlign = draw.YCenter
+	p.Y.Min = math.Min(0, p.Y.Min)
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return render(p, roiWidthPx, figHeightPx)
+}
+
+// rHistogram draws the histogram of the finite per-vertex validation r.
+func rHistogram(m Model) ([]byte, error) {
+	var v plotter.Values
+	for _, x := range m.ValR {
+		if f := float64(x); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			v = append(v, f)
+		}
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s: per-vertex validation r", m.Name)
+	p.X.Label.Text = "r"
+	p.Y.Label.Text = "vertices"
+	if len(v) > 0 {
+		h, err := plotter.NewHist(v, 40)
+		if err != nil {
+			return nil, err
+		}
+		h.FillColor = hemiColor(2)
+		h.LineStyle.Width = vg.Points(0.5)
+		p.Add(h)
+	}
+	return render(p, histWidthPx, figHeightPx)
+}
+
+// alphaFigure draws the chosen-alpha histogram: vertices per grid alpha, one bar per hemisphere.
+func alphaFigure(m Model) ([]byte, error) {
+	if len(m.Alphas) == 0 || len(m.AlphaCounts) == 0 {
+		return nil, errors.New("no alpha grid")
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s: chosen alphas", m.Name)
+	p.X.Label.Text = "alpha"
+	p.Y.Label.Text = "vertices"
+	w := vg.Points(8)
+	for i, hc := range m.AlphaCounts {
+		v := make(plotter.Values, len(hc.Counts))
+		for j, c := range hc.Counts {
+			v[j] = float64(c)
+		}
+		bars, err := plotter.NewBarChart(v, w)
+		if err != nil {
+			return nil, err
+		}
+		bars.Color = hemiColor(i)
+		bars.LineStyle.Width = 0
+		bars.Offset = w * vg.Length(2*i-len(m.AlphaCounts)+1) / 2
+		p.Add(bars)
+		p.Legend.Add(hc.Hemi, bars)
+	}
+	names := make([]string, len(m.Alphas))
+	for i, a := range m.Alphas {
+		names[i] = fmt.Sprintf("%.3g", a)
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.Legend.Top = true
+	return render(p, histWidthPx, figHeightPx)
+}
