@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,8 +33,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 }
 
 type serveOptions struct {
-	addr, web, meshes, origins string
-	ready                      func(net.Addr)
+	addr, web, meshes, origins, token string
+	ready                             func(net.Addr)
 }
 
 func serveFlags(fs *flag.FlagSet) *serveOptions {
@@ -43,6 +42,7 @@ func serveFlags(fs *flag.FlagSet) *serveOptions {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; anything but a loopback address makes the server reachable from other machines")
 	fs.StringVar(&o.web, "web", "", "directory with the built page (index.html, wasm_exec.js, cortexcast.wasm); default build/web beside the binary or the working directory")
 	fs.StringVar(&o.meshes, "meshes", "", "directory holding fsaverage5/ (default: $"+meshes.EnvMeshes+", ../shared/data, the user cache)")
+	fs.StringVar(&o.token, "token", "", "token that unlocks state-changing requests (training jobs); default: a random one, printed at start-up")
 	fs.StringVar(&o.origins, "allow-origin", "", "comma-separated extra origins allowed to open the websocket, e.g. https://demo.example")
 	return o
 }
@@ -94,31 +94,30 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	if err != nil {
 		return err
 	}
-	models := map[int]*encoding.SubjectModel{}
+	models := &servedModels{models: map[int]*encoding.SubjectModel{}, corr: map[int][2][]float32{}}
+	subMap := map[int]*algonauts.Subject{}
 	var subjects []server.Subject
 	for _, s := range subs {
 		sub, err := ds.Subject(s)
 		if err != nil {
 			return err
 		}
-		dir := modelDir(o.Models, s, ext.ID())
-		m, _, err := encoding.Load(dir)
+		subMap[s] = sub
+	}
+	src := newDataSource(subMap, models)
+	for _, s := range subs {
+		sub := subMap[s]
+		m, corr, err := loadServed(ctx, e, o, ext, src, sub)
 		if err != nil {
-			return fmt.Errorf("no trained model for subj%02d with %s features (%w): run `cortexcast train`", s, ext.ID(), err)
+			return err
 		}
 		ss := server.Subject{ID: s}
 		for hi, hemi := range algonauts.Hemis() {
 			if ss.Vertices[hi], err = sub.ChallengeVertices(hemi); err != nil {
 				return err
 			}
-			if m.Hemis[hi] == nil || m.Hemis[hi].V != len(ss.Vertices[hi]) {
-				return fmt.Errorf("model %s: %s predicts %d vertices, the dataset has %d challenge vertices: retrain", dir, hemi, m.Hemis[hi].V, len(ss.Vertices[hi]))
-			}
 		}
-		for _, r := range m.Hemis {
-			r.Predict(r.XMean, 1) // warm up: the first prediction prepares the model's intercepts
-		}
-		models[s] = m
+		models.set(s, m, corr)
 		subjects = append(subjects, ss)
 	}
 	if len(subjects) == 0 {
@@ -127,7 +126,8 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	marker, _ := simulate.ReadMarker(o.Data)
 	srv, err := server.New(server.Config{
 		WebDir: web, MeshName: bundle.Name, MeshBundle: enc.Bytes(), MeshVertices: bundle.Hemis[0].NumVertices,
-		Subjects: subjects, Predict: predictor(ext, models), Model: "ridge", Features: ext.ID(),
+		Subjects: subjects, PredictBatch: batchPredictor(ext, models), Source: src, Train: trainJob(e, o, ext, src, models),
+		Token: so.token, Model: "ridge", Features: ext.ID(),
 		Dataset: o.Data, Simulated: marker != nil && marker.Simulated, AllowedOrigins: splitList(so.origins), Log: e.log,
 	})
 	if err != nil {
@@ -140,29 +140,11 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	}
 	return srv.ListenAndServe(ctx, so.addr, func(a net.Addr) {
 		fmt.Fprintf(e.stdout, "cortexcast is serving the viewer at http://%s/ (Ctrl-C to stop)\n", a)
+		fmt.Fprintf(e.stdout, "token: %s (unlocks training jobs over the websocket)\n", srv.Token())
 		if so.ready != nil {
 			so.ready(a)
 		}
 	})
-}
-
-// predictor extracts the features of one image and applies the subject's model.
-func predictor(ext features.Extractor, models map[int]*encoding.SubjectModel) server.Predictor {
-	return func(ctx context.Context, subject int, img image.Image) ([2][]float32, error) {
-		var out [2][]float32
-		m, ok := models[subject]
-		if !ok {
-			return out, fmt.Errorf("no model for subject %d", subject)
-		}
-		x, err := ext.Extract(ctx, []image.Image{img})
-		if err != nil {
-			return out, err
-		}
-		for hi, r := range m.Hemis {
-			out[hi] = r.Predict(x, 1)
-		}
-		return out, nil
-	}
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	"strconv"
+	"sync"
+
+	"cortexcast/backend/algonauts"
+	"cortexcast/backend/encoding"
+	"cortexcast/backend/features"
+	"cortexcast/backend/imageio"
+	"cortexcast/backend/metrics"
+	"cortexcast/backend/server"
+)
+
+// servedModels holds the models being served and their validation correlation maps; a
+// training job replaces them.
+type servedModels struct {
+	mu     sync.RWMutex
+	models map[int]*encoding.SubjectModel
+	corr   map[int][2][]float32
+}
+
+func (m *servedModels) get(subject int) (*encoding.SubjectModel, [2][]float32, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	sm, ok := m.models[subject]
+	return sm, m.corr[subject], ok
+}
+
+func (m *servedModels) set(subject int, sm *encoding.SubjectModel, corr [2][]float32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.models[subject] = sm
+	m.corr[subject] = corr
+}
+
+// dataSource is the server.Source of a dataset on disk: the image lists, the images, the fMRI
+// matrices (read on first use per subject and hemisphere, then kept), the ROI masks and the
+// served models' correlation maps.
+type dataSource struct {
+	subs   map[int]*algonauts.Subject
+	models *servedModels
+	limits imageio.Limits
+
+	mu   sync.Mutex
+	fmri map[string]*fmriMatrix
+	rois map[int][]server.ROIClass
+}
+
+type fmriMatrix struct {
+	once       sync.Once
+	data       []float32
+	rows, cols int
+	err        error
+}
+
+func newDataSource(subs map[int]*algonauts.Subject, models *servedModels) *dataSource {
+	return &dataSource{subs: subs, models: models, limits: imageio.DefaultLimits(),
+		fmri: map[string]*fmriMatrix{}, rois: map[int][]server.ROIClass{}}
+}
+
+func (d *dataSource) subject(n int) (*algonauts.Subject, error) {
+	sub, ok := d.subs[n]
+	if !ok {
+		return nil, fmt.Errorf("subject %d is not served: %w", n, server.ErrNotFound)
+	}
+	return sub, nil
+}
+
+// matrix returns a subject's fMRI matrix of one hemisphere, reading it once.
+func (d *dataSource) matrix(sub *algonauts.Subject, h algonauts.Hemi) (*fmriMatrix, error) {
+	key := fmt.Sprintf("%d/%s", sub.ID, h)
+	d.mu.Lock()
+	m, ok := d.fmri[key]
+	if !ok {
+		m = &fmriMatrix{}
+		d.fmri[key] = m
+	}
+	d.mu.Unlock()
+	m.once.Do(func() { m.data, m.rows, m.cols, m.err = sub.FMRI(h) })
+	return m, m.err
+}
+
+func (d *dataSource) Images(subject int) ([]server.DatasetImage, error) {
+	sub, err := d.subject(subject)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.DatasetImage, 0, len(sub.Train)+len(sub.Test))
+	for _, im := range sub.Train {
+		out = append(out, server.DatasetImage{Split: "train", Index: im.Index, NSDID: im.NSDID})
+	}
+	for _, im := range sub.Test {
+		out = append(out, server.DatasetImage{Split: "test", Index: im.Index, NSDID: im.NSDID})
+	}
+	return out, nil
+}
+
+func (d *dataSource) find(subject int, split string, index int) (algonauts.Image, error) {
+	sub, err := d.subject(subject)
+	if err != nil {
+		return algonauts.Image{}, err
+	}
+	list := sub.Train
+	if split == "test" {
+		list = sub.Test
+	}
+	if index >= 1 && index <= len(list) && list[index-1].Index == index {
+		return list[index-1], nil
+	}
+	for _, im := range list {
+		if im.Index == index {
+			return im, nil
+		}
+	}
+	return algonauts.Image{}, fmt.Errorf("subject %d has no %s image %d (%d images): %w", subject, split, index, len(list), server.ErrNotFound)
+}
+
+func (d *dataSource) LoadImage(_ context.Context, subject int, split string, index int) (image.Image, error) {
+	im, err := d.find(subject, split, index)
+	if err != nil {
+		return nil, err
+	}
+	return imageio.DecodeFile(im.Path, d.limits)
+}
+
+func (d *dataSource) Measured(subject, index int) ([2][]float32, error) {
+	var out [2][]float32
+	sub, err := d.subject(subject)
+	if err != nil {
+		return out, err
+	}
+	for hi, h := range algonauts.Hemis() {
+		m, err := d.matrix(sub, h)
+		if err != nil {
+			return out, err
+		}
+		if index < 1 || index > m.rows {
+			return out, fmt.Errorf("subject %d has %d training images, not %d: %w", subject, m.rows, index, server.ErrNotFound)
+		}
+		out[hi] = m.data[(index-1)*m.cols : index*m.cols]
+	}
+	return out, nil
+}
+
+func (d *dataSource) Correlation(subject int) ([2][]float32, error) {
+	_, corr, ok := d.models.get(subject)
+	if !ok || corr[0] == nil {
+		return corr, fmt.Errorf("no correlation map for subject %d: %w", subject, server.ErrNotFound)
+	}
+	return corr, nil
+}
+
+// roiClasses are the ROI classes roi_summary reports on.
+func roiClasses() []string { return []string{"prf-visualrois", "streams"} }
+
+func (d *dataSource) ROIs(subject int) ([]server.ROIClass, error) {
+	sub, err := d.subject(subject)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	cached, ok := d.rois[subject]
+	d.mu.Unlock()
+	if ok {
+		return cached, nil
+	}
+	var out []server.ROIClass
+	for _, class := range roiClasses() {
+		rc := server.ROIClass{Name: class}
+		missing := false
+		for hi, h := range algonauts.Hemis() {
+			rc.Labels[hi], err = sub.ROIMask(h, class, algonauts.SpaceChallenge)
+			if errors.Is(err, fs.ErrNotExist) {
+				missing = true
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if missing {
+			continue
+		}
+		if rc.Names, err = sub.Mapping(class); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		out = append(out, rc)
+	}
+	d.mu.Lock()
+	d.rois[subject] = out
+	d.mu.Unlock()
+	return out, nil
+}
+
+// validationCorrelation is the model's per-vertex r on the held-out validation images (the
+// devkit split of the training images), per hemisphere.
+func validationCorrelation(ctx context.Context, e *env, ext features.Extractor, cache string, d *dataSource, sub *algonauts.Subject, m *encoding.SubjectModel) ([2][]float32, error) {
+	var out [2][]float32
+	x, p, err := cachedFeatures(ctx, e, ext, cache, sub, "train")
+	if err != nil {
+		return out, err
+	}
+	_, valIdx := algonauts.DevkitSplit(len(sub.Train), splitSeed)
+	xv := rows(x, p, valIdx)
+	for hi, h := range algonauts.Hemis() {
+		y, err := d.matrix(sub, h)
+		if err != nil {
+			return out, err
+		}
+		r := m.Hemis[hi]
+		if r == nil || r.P != p || r.V != y.cols {
+			return out, fmt.Errorf("subj%02d %s: the model does not fit the data (features %d, vertices %d)", sub.ID, h, p, y.cols)
+		}
+		out[hi] = metrics.PearsonColumns(r.Predict(xv, len(valIdx)), rows(y.data, y.cols, valIdx), len(valIdx), y.cols)
+	}
+	return out, nil
+}
+
+// batchPredictor extracts the features of a micro-batch in one call and applies each image's
+// subject model.
+func batchPredictor(ext features.Extractor, models *servedModels) server.BatchPredictor {
+	return func(ctx context.Context, subjects []int, imgs []image.Image) ([][2][]float32, error) {
+		x, err := ext.Extract(ctx, imgs)
+		if err != nil {
+			return nil, err
+		}
+		p := ext.Dim()
+		groups := map[int][]int{}
+		for i, s := range subjects {
+			groups[s] = append(groups[s], i)
+		}
+		out := make([][2][]float32, len(imgs))
+		for s, idx := range groups {
+			m, _, ok := models.get(s)
+			if !ok {
+				return nil, fmt.Errorf("no model for subject %d", s)
+			}
+			xs := rows(x, p, idx)
+			for hi, r := range m.Hemis {
+				pred := r.Predict(xs, len(idx))
+				for k, i := range idx {
+					out[i][hi] = pred[k*r.V : (k+1)*r.V : (k+1)*r.V]
+				}
+			}
+		}
+		return out, nil
+	}
+}
+
+// loadServed loads a subject's model from the store, checks it against the dataset's
+// challenge vertices, and computes its validation correlation map.
+func loadServed(ctx context.Context, e *env, o trainOptions, ext features.Extractor, d *dataSource, sub *algonauts.Subject) (*encoding.SubjectModel, [2][]float32, error) {
+	var corr [2][]float32
+	dir := modelDir(o.Models, sub.ID, ext.ID())
+	m, _, err := encoding.Load(dir)
+	if err != nil {
+		return nil, corr, fmt.Errorf("no trained model for subj%02d with %s features (%w): run `cortexcast train`", sub.ID, ext.ID(), err)
+	}
+	for hi, hemi := range algonauts.Hemis() {
+		verts, err := sub.ChallengeVertices(hemi)
+		if err != nil {
+			return nil, corr, err
+		}
+		if m.Hemis[hi] == nil || m.Hemis[hi].V != len(verts) {
+			return nil, corr, fmt.Errorf("model %s: %s does not predict the dataset's %d challenge vertices: retrain", dir, hemi, len(verts))
+		}
+	}
+	for _, r := range m.Hemis {
+		r.Predict(r.XMean, 1) // warm up: the first prediction prepares the model's intercepts
+	}
+	corr, err = validationCorrelation(ctx, e, ext, o.Cache, d, sub, m)
+	if err != nil {
+		return nil, corr, fmt.Errorf("subj%02d validation correlation: %w", sub.ID, err)
+	}
+	return m, corr, nil
+}
+
+// trainJob is the server's JobRunner: it runs what `cortexcast train` runs for each subject,
+// then loads the new models for serving. Subjects the server does not serve are refused.
+func trainJob(e *env, o trainOptions, ext features.Extractor, d *dataSource, models *servedModels) server.JobRunner {
+	return func(ctx context.Context, subjects []int, progress func(string, int, int)) error {
+		for _, s := range subjects {
+			if _, err := d.subject(s); err != nil {
+				return err
+			}
+		}
+		quiet := &env{stdout: io.Discard, stderr: io.Discard, log: e.log}
+		total := len(subjects) + 1
+		for i, s := range subjects {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			progress(fmt.Sprintf("training subj%02d", s), i, total)
+			so := o
+			so.Subjects = strconv.Itoa(s)
+			if _, err := trainAll(ctx, quiet, so); err != nil {
+				return fmt.Errorf("train subj%02d: %w", s, err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		progress("loading the new models", len(subjects), total)
+		for _, s := range subjects {
+			m, corr, err := loadServed(ctx, quiet, o, ext, d, d.subs[s])
+			if err != nil {
+				return err
+			}
+			models.set(s, m, corr)
+		}
+		progress("serving the new models", total, total)
+		return nil
+	}
+}
