@@ -1,8 +1,11 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -86,6 +89,11 @@ func FuzzDecode(f *testing.F) {
 	b, _ := EncodeFrame(FrameHeader{Kind: "image", ID: "1"}, []byte{1, 2, 3})
 	f.Add(b)
 	f.Add([]byte(`{"type":"predict","version":1,"id":"a","subject":1}`))
+	f.Add([]byte(`{"type":"hello","version":1,"token":"abc"}`))
+	f.Add([]byte(`{"type":"predict_dataset","version":1,"id":"p","subject":1,"split":"test","index":3}`))
+	f.Add([]byte(`{"type":"roi_summary","version":1,"id":"r","ref":"p"}`))
+	f.Add([]byte(`{"type":"train_start","version":1,"id":"j","subjects":[1,2]}`))
+	f.Add([]byte(`{"type":"images","version":1,"images":[{"split":"train","index":1,"nsd_id":2,"thumb":"/t"}],"rois":[{"hemi":"lh","mean":null}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, p, err := DecodeFrame(b)
 		if err == nil {
@@ -100,6 +108,30 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 		}
-		_, _ = DecodeMessage(b)
+		if m, err := DecodeMessage(b); err == nil {
+			// A message that decoded must survive a round trip unchanged.
+			b2, err := json.Marshal(m)
+			if err != nil {
+				t.Fatalf("re-encode %+v: %v", m, err)
+			}
+			m2, err := DecodeMessage(b2)
+			if err != nil || !reflect.DeepEqual(normalize(m), normalize(m2)) {
+				t.Fatalf("round trip: %+v -> %+v, %v", m, m2, err)
+			}
+		}
 	})
+}
+
+// normalize makes empty and nil slices equal (omitempty drops both).
+func normalize(m Message) Message {
+	if len(m.Subjects) == 0 {
+		m.Subjects = nil
+	}
+	if len(m.Images) == 0 {
+		m.Images = nil
+	}
+	if len(m.ROIs) == 0 {
+		m.ROIs = nil
+	}
+	return m
 }

@@ -284,7 +284,9 @@ func TestTrainingJobs(t *testing.T) {
 	request(t, ws, api.Message{Type: api.TypeTrainStart, ID: "j1", Subjects: []int{1, 2}})
 	var stages []string
 	for len(stages) < 3 {
-		m, _, _ := next(t, ws, func(_ int, m api.Message, _ api.FrameHeader, _ []byte) bool { return m.Type == api.TypeProgress && m.ID == "j1" })
+		m, _, _ := next(t, ws, func(_ int, m api.Message, _ api.FrameHeader, _ []byte) bool {
+			return m.Type == api.TypeProgress && m.ID == "j1"
+		})
 		stages = append(stages, fmt.Sprintf("%s %d/%d", m.Stage, m.Done, m.Total))
 	}
 	if want := "[training started 0/2 trained subj01 1/2 trained subj02 2/2]"; fmt.Sprint(stages) != want {
@@ -301,7 +303,9 @@ func TestTrainingJobs(t *testing.T) {
 	// A job that is cancelled.
 	jobs.release = make(chan struct{})
 	request(t, ws, api.Message{Type: api.TypeTrainStart, ID: "j3", Subjects: []int{2}})
-	next(t, ws, func(_ int, m api.Message, _ api.FrameHeader, _ []byte) bool { return m.Type == api.TypeProgress && m.Done == 1 })
+	next(t, ws, func(_ int, m api.Message, _ api.FrameHeader, _ []byte) bool {
+		return m.Type == api.TypeProgress && m.Done == 1
+	})
 	request(t, ws, api.Message{Type: api.TypeTrainCancel, ID: "c1"})
 	m, _, _ = next(t, ws, func(_ int, m api.Message, _ api.FrameHeader, _ []byte) bool { return m.Type == api.TypeTrainFinish })
 	if m.ID != "j3" || m.Code != api.CodeCancelled {
