@@ -60,9 +60,6 @@ type Viewer struct {
 	touchPos     [2][2]float32
 	touchStart   [2]float32
 	touchCount   int
-	pressX       int // where the left button went down
-	pressY       int
-	moved        bool // the pointer moved while the button was down
 	cursorX      int
 	cursorY      int
 	hoverOK      bool
@@ -71,6 +68,7 @@ type Viewer struct {
 	pin          [2]int  // hemisphere, vertex
 	autoRotate   float32 // degrees per second
 	textMul      float32 // large type: 2
+	offX, offY   float64 // where the canvas starts in the window, in window pixels
 	barText      string
 	exportFn     func(*image.RGBA)
 
@@ -88,6 +86,7 @@ type Viewer struct {
 	labels     [6]textLabel // title, min, mid, max, message, bar label
 	midAt      float32      // position of the mid label along the bar, 0..1
 	roiLabels  map[string]*textLabel
+	placed     []render.Rect // label boxes drawn this frame
 	markVerts  []ebiten.Vertex
 	markIdx    []uint16
 	offscreen  *ebiten.Image
@@ -315,6 +314,35 @@ func (v *Viewer) Readout() (info render.VertexInfo, pinned, ok bool) {
 	return render.VertexInfo{}, false, false
 }
 
+// PinAt pins the readout to the visible vertex nearest to the screen
+// point (x, y) (canvas pixels, as drawn), or unpins when there is none
+// nearby; it reports whether a vertex was pinned.
+func (v *Viewer) PinAt(x, y float32) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m.Prepare()
+	h, i, ok := v.m.Pick(x, y, 12*v.textScale())
+	v.pinned = ok
+	v.pin = [2]int{h, i}
+	return ok
+}
+
+// SetCursorOffset tells the viewer where its canvas starts in the browser
+// window (CSS pixels): Ebiten reports the cursor relative to the window.
+func (v *Viewer) SetCursorOffset(x, y float64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.offX, v.offY = x, y
+}
+
+// DeviceScale returns the device pixels per CSS pixel that the viewer
+// draws with.
+func (v *Viewer) DeviceScale() float64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.devScale
+}
+
 // Unpin forgets the pinned vertex.
 func (v *Viewer) Unpin() {
 	v.mu.Lock()
@@ -354,28 +382,19 @@ func (v *Viewer) Update() error {
 	defer v.mu.Unlock()
 	m := v.m
 
-	// Mouse drag; a click without a drag pins the vertex under the pointer.
+	// Mouse drag.
 	x, y := ebiten.CursorPosition()
+	x -= int(math.Round(v.offX * v.devScale))
+	y -= int(math.Round(v.offY * v.devScale))
 	if ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) {
 		if v.dragging {
 			m.Orbit(v.dragX, v.dragY, float32(x-v.lastX), float32(y-v.lastY))
-			if abs(x-v.pressX)+abs(y-v.pressY) > 4 {
-				v.moved = true
-			}
 		} else {
 			v.dragging = true
-			v.moved = false
-			v.pressX, v.pressY = x, y
 			v.dragX, v.dragY = float32(x), float32(y)
 		}
 		v.lastX, v.lastY = x, y
 	} else {
-		if v.dragging && !v.moved {
-			m.Prepare()
-			h, i, ok := m.Pick(float32(x), float32(y), 12*v.textScale())
-			v.pinned = ok
-			v.pin = [2]int{h, i}
-		}
 		v.dragging = false
 	}
 	if x != v.cursorX || y != v.cursorY {
@@ -566,6 +585,7 @@ func (v *Viewer) drawOutlines(screen *ebiten.Image) {
 		v.roiLabels = map[string]*textLabel{}
 	}
 	s := v.textScale()
+	v.placed = v.placed[:0]
 	for _, l := range labels {
 		tl := v.roiLabels[l.Text]
 		if tl == nil {
@@ -575,6 +595,12 @@ func (v *Viewer) drawOutlines(screen *ebiten.Image) {
 		}
 		x := float64(l.X - float32(tl.w)*s/2)
 		y := float64(l.Y - glyphH*s/2)
+		// Labels that would overlap one already drawn are left out.
+		r := render.Rect{X: float32(x), Y: float32(y), W: float32(tl.w) * s, H: glyphH * s * 0.8}
+		if overlapsAny(r, v.placed) {
+			continue
+		}
+		v.placed = append(v.placed, r)
 		for _, pass := range [2]float64{1, 0} { // a dark shadow, then the text
 			v.imgOpts.GeoM.Reset()
 			v.imgOpts.GeoM.Scale(float64(s), float64(s))
@@ -681,13 +707,6 @@ func (v *Viewer) drawColorbar(screen *ebiten.Image) {
 	}
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // drawLabel draws label i with its top at y; align 0 puts its left edge at
 // x, 0.5 its center.
 func (v *Viewer) drawLabel(screen *ebiten.Image, i int, x, y, align float32) {
@@ -733,4 +752,14 @@ func (l *textLabel) set(s string) {
 	}
 	l.img.Clear()
 	ebitenutil.DebugPrint(l.img, a)
+}
+
+// overlapsAny reports whether r intersects one of rs.
+func overlapsAny(r render.Rect, rs []render.Rect) bool {
+	for _, q := range rs {
+		if r.X < q.X+q.W && q.X < r.X+r.W && r.Y < q.Y+q.H && q.Y < r.Y+r.H {
+			return true
+		}
+	}
+	return false
 }

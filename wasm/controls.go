@@ -107,6 +107,32 @@ func (a *app) setupControls() {
 		}
 	}
 
+	// A click on the canvas without a drag (a tap too) pins the readout; Ebiten may miss a
+	// press and release that both fall between two frames, the page does not.
+	var downX, downY float64
+	down := js.FuncOf(func(this js.Value, args []js.Value) any {
+		downX, downY = args[0].Get("clientX").Float(), args[0].Get("clientY").Float()
+		return nil
+	})
+	click := js.FuncOf(func(this js.Value, args []js.Value) any {
+		e := args[0]
+		if e.Get("target").Get("tagName").String() != "CANVAS" {
+			return nil
+		}
+		x, y := e.Get("clientX").Float(), e.Get("clientY").Float()
+		if math.Abs(x-downX)+math.Abs(y-downY) > 4 {
+			return nil // the end of a drag
+		}
+		r := e.Get("target").Call("getBoundingClientRect")
+		s := a.v.DeviceScale()
+		a.v.PinAt(float32((x-r.Get("left").Float())*s), float32((y-r.Get("top").Float())*s))
+		a.updateReadout()
+		return nil
+	})
+	p.funcs = append(p.funcs, down, click)
+	js.Global().Call("addEventListener", "mousedown", down)
+	js.Global().Call("addEventListener", "click", click)
+
 	key := js.FuncOf(func(this js.Value, args []js.Value) any {
 		if len(args) > 0 {
 			a.key(args[0].String())
@@ -240,6 +266,7 @@ func (a *app) export() {
 		}
 		href := urlAPI.Call("createObjectURL", blob)
 		cc.Set("exportURL", href)
+		cc.Set("exportBytes", arr)
 		link := a.page.doc.Call("createElement", "a")
 		link.Set("href", href)
 		link.Set("download", a.exportName())
@@ -292,6 +319,8 @@ func (a *app) setPresent(on bool) {
 			doc.Call("exitFullscreen")
 		}
 	}
+	// Ebiten sizes its canvas on window resizes only: the panel came or went.
+	js.Global().Call("dispatchEvent", js.Global().Get("Event").New("resize"))
 	a.rotating = on
 	a.v.SetAutoRotate(rotation(on))
 	a.v.SetLargeText(on)
@@ -299,7 +328,7 @@ func (a *app) setPresent(on bool) {
 }
 
 func (a *app) caption() string {
-	if a.state.Image != "" {
+	if a.state.Image != "" && a.hasMap {
 		return a.state.Mode + " response to " + a.state.Image
 	}
 	return a.state.Mode + " response"
@@ -355,6 +384,9 @@ func (a *app) applyState(s viewState) {
 		a.setROI(c, true)
 	}
 	a.applyRange()
+	if s.Image != "" && !a.hasMap {
+		a.page.status("this link shows " + s.Image + ": drop or choose that image to see its map")
+	}
 }
 
 // updateReadout shows the vertex under the pointer (or the pinned one) in the panel.
@@ -394,4 +426,15 @@ func hemiName(h int) string {
 		return "rh"
 	}
 	return "lh"
+}
+
+// trackCanvas tells the viewer where the canvas sits in the window (the panel may push it
+// right), so that pointer positions match what is drawn.
+func (a *app) trackCanvas() {
+	c := a.page.doc.Call("querySelector", "canvas")
+	if !c.Truthy() {
+		return
+	}
+	r := c.Call("getBoundingClientRect")
+	a.v.SetCursorOffset(r.Get("left").Float(), r.Get("top").Float())
 }

@@ -128,6 +128,7 @@ func (a *app) Update() error {
 			}
 			if a.tick%20 == 0 {
 				a.syncURL()
+				a.trackCanvas()
 			}
 			return err
 		}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"cortexcast/meshes"
+)
+
+// TestViewerBrowser drives the viewer's controls in headless chromium against one server
+// on a tiny simulated dataset: a synthetic drag-and-drop upload, preset views, ROI outlines,
+// the flat map, click-to-pin readout, PNG export, the URL state, presentation mode, the
+// help overlay and a bad dropped file. Each state's screenshot is saved under testOut.
+func TestViewerBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := findChromium(t)
+	meshDir, err := meshes.FindFsaverageDir("")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("no fsaverage meshes: %v", err)
+	}
+	out := testOut(t)
+	web := buildWeb(t)
+	work := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var logBuf bytes.Buffer
+	e := &env{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(&logBuf, nil))}
+	so := &simOptions{out: filepath.Join(work, "sim"), subjects: 1, train: 60, test: 4, seed: 5,
+		masks: filepath.Join(meshDir, "algonauts2023", "roi_masks")}
+	o := trainOptions{Data: so.out, Cache: filepath.Join(work, "features"), Models: filepath.Join(work, "models"), Extractor: "gabor"}
+	if err := prepareDemo(ctx, e, so, o); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan net.Addr, 1)
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve(srvCtx, e, o, serveOptions{addr: "127.0.0.1:0", web: web, meshes: meshDir, ready: func(a net.Addr) { addrc <- a }})
+	}()
+	var url string
+	select {
+	case a := <-addrc:
+		url = "http://" + a.String() + "/"
+	case err := <-errc:
+		t.Fatalf("serve: %v", err)
+	}
+	defer func() {
+		stopSrv()
+		if err := <-errc; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("enable-unsafe-swiftshader", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("use-gl", "angle"), chromedp.Flag("use-angle", "swiftshader"),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer bcancel()
+
+	b := &browser{t: t, ctx: bctx, out: out, log: &logBuf}
+	b.do(chromedp.Navigate(url))
+	b.wait(`body[data-ready="1"]`)
+	_, underImg := b.shot("01-underlay")
+
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, checkerboard(256, 16)); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mapImg, ventralImg *image.RGBA
+		shareHash          string
+	)
+	t.Run("drop", func(t *testing.T) {
+		b.t = t
+		b.drop("dropped checkerboard.png", pngBuf.Bytes(), "image/png")
+		b.wait(`body[data-maps="1"]`)
+		var s pixelStats
+		s, mapImg = b.shot("02-drop-map")
+		if s.colored < 2000 {
+			t.Errorf("no overlay after a drop: %d colored pixels", s.colored)
+		}
+		if d := meanDiff(underImg, mapImg); d < 1 {
+			t.Errorf("the dropped image did not change the picture (mean difference %.2f)", d)
+		}
+	})
+	t.Run("preset-view", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Click(chromedp.CSS(`button[data-view="ventral"]`)))
+		_, ventralImg = b.shot("03-ventral")
+		if d := meanDiff(mapImg, ventralImg); d < 1 {
+			t.Errorf("the ventral view looks like the default view (mean difference %.2f)", d)
+		}
+		b.do(chromedp.Click(chromedp.CSS(`button[data-view="lateral"]`)))
+		_, lateral := b.shot("04-lateral")
+		if d := meanDiff(ventralImg, lateral); d < 1 {
+			t.Errorf("the lateral view looks like the ventral view (mean difference %.2f)", d)
+		}
+	})
+	t.Run("roi-outlines", func(t *testing.T) {
+		b.t = t
+		n := b.evalInt(`document.querySelectorAll('#rois input').length`)
+		if n == 0 {
+			t.Skip("the mesh bundle has no ROI labels")
+		}
+		_, before := b.shot("05-before-outlines")
+		b.do(chromedp.Click(chromedp.CSS(`#rois input`)))
+		_, after := b.shot("06-outlines")
+		if d := meanDiff(before, after); d < 0.05 {
+			t.Errorf("ROI outlines did not change the picture (mean difference %.3f)", d)
+		}
+	})
+	t.Run("pin-readout", func(t *testing.T) {
+		b.t = t
+		// Click the middle of the left hemisphere's panel (the left half of the canvas).
+		xy := b.evalString(`(function(){const r=document.querySelector('canvas').getBoundingClientRect();return (r.left+r.width/4)+','+(r.top+r.height/2)})()`)
+		var x, y float64
+		if _, err := fmt.Sscanf(xy, "%g,%g", &x, &y); err != nil {
+			t.Fatalf("canvas position %q: %v", xy, err)
+		}
+		b.do(chromedp.MouseClickXY(x, y))
+		// The pointer stays there: the hover readout follows it too.
+		b.do(chromedp.Sleep(300 * time.Millisecond))
+		text := b.evalString(`document.getElementById('readout').textContent`)
+		b.shot("07-pinned")
+		if !strings.Contains(text, "pinned lh vertex") || !strings.Contains(text, "value:") {
+			t.Errorf("readout after a click: %q", text)
+		}
+	})
+	t.Run("flat", func(t *testing.T) {
+		b.t = t
+		b.evalString(`(function(){const s=document.getElementById('surface');s.value='flat';s.dispatchEvent(new Event('change'));return s.value})()`)
+		s, flat := b.shot("08-flat")
+		if frac := float64(s.drawn) / float64(s.w*s.h); frac < 0.05 {
+			t.Errorf("flat map not drawn: %.1f%% of the canvas differs from the background", 100*frac)
+		}
+		if d := meanDiff(ventralImg, flat); d < 1 {
+			t.Errorf("the flat map looks like the ventral view (mean difference %.2f)", d)
+		}
+		if got := b.evalString(`document.getElementById('surface').value`); got != "flat" {
+			t.Errorf("surface after choosing flat: %q (the bundle lacks the flat map?)", got)
+		}
+	})
+	t.Run("export", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Click(chromedp.CSS(`#export`)))
+		b.wait(`body[data-export]`)
+		b64 := b.eval(`(function(){
+			const u = window.cortexcast.exportBytes; let s = '';
+			for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192));
+			return btoa(s); })()`)
+		data, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.evalString(`document.body.dataset.export`); got != fmt.Sprint(len(data)) {
+			t.Errorf("data-export %s, blob has %d bytes", got, len(data))
+		}
+		if err := os.WriteFile(filepath.Join(out, "09-export.png"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := stats(t, data)
+		cw := b.evalInt(`document.querySelector('canvas').width`)
+		ch := b.evalInt(`document.querySelector('canvas').height`)
+		if s.w != cw || s.h != ch {
+			t.Errorf("exported %dx%d, the canvas is %dx%d", s.w, s.h, cw, ch)
+		}
+		if frac := float64(s.drawn) / float64(s.w*s.h); frac < 0.05 || s.colored < 1000 {
+			t.Errorf("export shows no brain or map: %.1f%% drawn, %d colored", 100*frac, s.colored)
+		}
+	})
+	t.Run("url-state", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Sleep(800 * time.Millisecond)) // the hash follows the state within a few frames
+		shareHash = b.evalString(`location.hash`)
+		for _, want := range []string{"surface=flat", "image=dropped+checkerboard.png", "roi="} {
+			if !strings.Contains(shareHash, want) {
+				t.Errorf("URL hash %q lacks %q", shareHash, want)
+			}
+		}
+		// A shared link restores the view in a fresh page.
+		b.do(chromedp.Navigate(url + "?reload=1" + shareHash))
+		b.wait(`body[data-ready="1"]`)
+		b.do(chromedp.Sleep(800 * time.Millisecond))
+		if got := b.evalString(`document.getElementById('surface').value`); got != "flat" {
+			t.Errorf("surface after opening the link: %q", got)
+		}
+		if got := b.evalString(`'#' + window.cortexcast.state()`); !strings.Contains(got, "surface=flat") || !strings.Contains(got, "roi=") {
+			t.Errorf("state after opening %q: %q", shareHash, got)
+		}
+		b.shot("10-restored")
+	})
+	t.Run("present-and-help", func(t *testing.T) {
+		b.t = t
+		b.evalString(`window.cortexcast.key('f'); 'ok'`)
+		b.wait(`body[data-present="true"]`)
+		b.fullShot("11-present")
+		b.evalString(`window.cortexcast.key('Escape'); 'ok'`)
+		b.wait(`body[data-present="false"]`)
+		b.do(chromedp.KeyEvent("?"))
+		b.wait(`body.help`)
+		b.fullShot("12-help")
+		b.do(chromedp.KeyEvent("?"))
+	})
+	t.Run("bad-drop", func(t *testing.T) {
+		b.t = t
+		b.drop("notes.png", []byte("this is a text file, not a PNG"), "image/png")
+		b.wait(`body[data-error]`)
+		text := b.evalString(`document.getElementById('error').textContent`)
+		b.fullShot("13-bad-drop")
+		if !strings.Contains(text, "notes.png") || !strings.Contains(strings.ToLower(text), "not an image") {
+			t.Errorf("error shown for a dropped text file: %q", text)
+		}
+	})
+}
+
+// browser bundles the chromedp context of TestViewerBrowser with its helpers.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+	out string
+	log *bytes.Buffer
+}
+
+func (b *browser) do(a chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, a); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) eval(js string, opts ...chromedp.EvaluateOption) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js, opts...))
+	if err != nil {
+		b.t.Fatalf("evaluate %.60q: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) evalString(js string) string { b.t.Helper(); return b.eval(js) }
+
+func (b *browser) evalInt(js string) int {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		b.t.Fatalf("evaluate %.60q: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) wait(sel string) {
+	b.t.Helper()
+	wctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.WaitReady(chromedp.CSS(sel))); err != nil {
+		status, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#status")))
+		errText, _ := chromedp.Run(b.ctx, chromedp.TextContent(chromedp.CSS("#error")))
+		b.t.Fatalf("waiting for %s: %v (status %q, error %q)\nserver log:\n%s", sel, err, status, errText, b.log.String())
+	}
+}
+
+// shot saves a screenshot of the canvas after a few frames and returns its statistics.
+func (b *browser) shot(name string) (pixelStats, *image.RGBA) {
+	b.t.Helper()
+	b.do(chromedp.Sleep(600 * time.Millisecond))
+	buf, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS("canvas"), chromedp.NodeVisible))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.out, name+".png"), buf, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	s, img := stats(b.t, buf)
+	b.t.Logf("%s: %dx%d, %d drawn, %d colored", name, s.w, s.h, s.drawn, s.colored)
+	return s, img
+}
+
+// fullShot saves a screenshot of the whole page (panel, overlays).
+func (b *browser) fullShot(name string) {
+	b.t.Helper()
+	b.do(chromedp.Sleep(400 * time.Millisecond))
+	buf, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.out, name+".png"), buf, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// drop dispatches a synthetic drop of a file built in the page from data.
+func (b *browser) drop(name string, data []byte, typ string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(function(){
+		const bytes = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+		const dt = new DataTransfer();
+		dt.items.add(new File([bytes], %q, {type: %q}));
+		window.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return 'dropped';
+	})()`, base64.StdEncoding.EncodeToString(data), name, typ)
+	if got := b.eval(js); got != "dropped" {
+		b.t.Fatalf("drop: %q", got)
+	}
+}
