@@ -50,10 +50,11 @@ func loopPredictor(p Predictor) BatchPredictor {
 // predict queues one image and waits for its maps or for ctx.
 func (b *batcher) predict(ctx context.Context, subject int, img image.Image) ([2][]float32, error) {
 	r := &batchReq{ctx: ctx, subject: subject, img: img, out: make(chan batchResult, 1)}
+	b.m.queue.Inc() // before the send, so that the batcher's Dec never comes first
 	select {
 	case b.in <- r:
-		b.m.queue.Inc()
 	case <-ctx.Done():
+		b.m.queue.Dec()
 		return [2][]float32{}, ctx.Err()
 	}
 	select {

@@ -30,6 +30,11 @@ func (s *Server) startJob(c *conn, m api.Message) {
 		return
 	}
 	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		c.sendError(m.ID, api.CodeUnavailable, "the server is shutting down")
+		return
+	}
 	if s.job != nil {
 		running := s.job.id
 		s.mu.Unlock()
@@ -38,12 +43,12 @@ func (s *Server) startJob(c *conn, m api.Message) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.job = &job{id: m.ID, cancel: cancel}
+	s.jobsWG.Add(1)
 	s.mu.Unlock()
 	subjects := append([]int(nil), m.Subjects...)
 	c.sendJSON(api.Message{Type: api.TypeProgress, Version: api.ProtocolVersion, ID: m.ID, Stage: "training started", Total: len(subjects)})
-	s.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer s.jobsWG.Done()
 		defer cancel()
 		err := s.cfg.Train(ctx, subjects, func(stage string, done, total int) {
 			c.sendJSON(api.Message{Type: api.TypeProgress, Version: api.ProtocolVersion, ID: m.ID, Stage: stage, Done: done, Total: total})

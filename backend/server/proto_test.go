@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -449,5 +450,89 @@ func TestThumbCacheEvicts(t *testing.T) {
 	_, huge := c.get("huge")
 	if !a || b || !cc || huge || c.size != 8 {
 		t.Fatalf("a %v b %v c %v huge %v size %d", a, b, cc, huge, c.size)
+	}
+}
+
+// TestViewerLeavingCancels: an upload of a viewer that left while it waited is not predicted.
+func TestViewerLeavingCancels(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	gate := make(chan struct{})
+	first := true
+	batch := func(ctx context.Context, subjects []int, imgs []image.Image) ([][2][]float32, error) {
+		mu.Lock()
+		sizes = append(sizes, len(imgs))
+		wait := first
+		first = false
+		mu.Unlock()
+		if wait {
+			<-gate
+		}
+		return loopPredictor(fakePredict)(ctx, subjects, imgs)
+	}
+	ts, _ := newTestServerWith(t, func(c *Config) { c.PredictBatch = batch; c.BatchWait = time.Millisecond })
+	b := dial(t, ts, "")
+	sendImage(t, b, "b1", 1, "b.png", pngBytes(t, color.RGBA{1, 0, 0, 255}, 4, 4))
+	time.Sleep(100 * time.Millisecond) // b1 is in the held batch
+	a := dial(t, ts, "")
+	sendImage(t, a, "a1", 1, "a.png", pngBytes(t, color.RGBA{2, 0, 0, 255}, 4, 4))
+	time.Sleep(100 * time.Millisecond) // a1 waits for the batcher
+	a.Close()
+	time.Sleep(200 * time.Millisecond) // the server sees a leave
+	close(gate)
+	readMaps(t, b, "b1")
+	readAfterUpload(t, b, "b2", 1, pngBytes(t, color.RGBA{3, 0, 0, 255}, 4, 4))
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(sizes) != "[1 1]" {
+		t.Fatalf("batch sizes %v, want [1 1] (the left viewer's upload dropped)", sizes)
+	}
+}
+
+func TestPredictDeadline(t *testing.T) {
+	slow := func(ctx context.Context, subjects []int, imgs []image.Image) ([][2][]float32, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	ts, _ := newTestServerWith(t, func(c *Config) { c.PredictBatch = slow; c.PredictTimeout = 100 * time.Millisecond })
+	ws := dial(t, ts, "")
+	sendImage(t, ws, "d", 1, "d.png", pngBytes(t, color.RGBA{3, 0, 0, 255}, 4, 4))
+	if m := expectError(t, ws, "d", api.CodeInternal); !strings.Contains(m.Error, "deadline") {
+		t.Fatalf("error %q", m.Error)
+	}
+}
+
+// TestGracefulShutdown: cancelling ListenAndServe's context closes open websockets with
+// "going away" and returns.
+func TestGracefulShutdown(t *testing.T) {
+	_, s := newTestServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- s.ListenAndServe(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a.String() }) }()
+	addr := <-addrc
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	hello(t, ws, "")
+	cancel()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err = ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("want close 1001 (going away), got %v", err)
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not return")
 	}
 }

@@ -151,7 +151,8 @@ type Server struct {
 	// ctx is cancelled by Close: it stops the batcher and running jobs.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the batcher
+	jobsWG sync.WaitGroup // training jobs
 
 	mu      sync.Mutex
 	viewers int
@@ -239,10 +240,24 @@ func New(cfg Config) (*Server, error) {
 // Token is the token that unlocks state-changing messages.
 func (s *Server) Token() string { return s.token }
 
-// Close stops the batcher and cancels a running training job, waiting for the batcher.
+// jobStopWait bounds how long Close waits for a cancelled training job to return (a job stops
+// between its steps; the model store stays consistent whenever the process ends).
+const jobStopWait = 10 * time.Second
+
+// Close stops the batcher and cancels a running training job, waiting for the batcher and, for
+// up to jobStopWait, for the job.
 func (s *Server) Close() {
+	s.mu.Lock() // startJob adds to jobsWG under mu only while ctx is live
 	s.cancel()
+	s.mu.Unlock()
 	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.jobsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(jobStopWait):
+		s.log.Warn("a cancelled training job is still running; not waiting for it")
+	}
 }
 
 // Handler returns the server's HTTP handler.
