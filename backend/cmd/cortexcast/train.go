@@ -404,8 +404,13 @@ func rows(x []float32, cols int, idx []int) []float32 {
 	return out
 }
 
-// predictOn computes (x − XMean)·W + YMean for n rows on the compute backend.
+// predictOn computes (x − XMean)·W + YMean for n rows: on the compute backend when it is an XLA one,
+// else with the encoding package's CPU path (BLAS, one pass over W for few rows), which beats the
+// pure-Go gomlx backend's packing of the large W on every call.
 func predictOn(be *compute.Backend, r *encoding.Ridge, x []float32, n int) ([]float32, error) {
+	if be == nil || !strings.HasPrefix(be.Spec, "xla") {
+		return r.Predict(x, n), nil
+	}
 	xc := make([]float32, len(x))
 	for i := range n {
 		for j := range r.P {

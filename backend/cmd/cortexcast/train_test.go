@@ -140,9 +140,36 @@ func TestAlphaCounts(t *testing.T) {
 	}
 }
 
-func TestTrainKinds(t *testing.T) {
+// tinySweep runs `train --sweep ridge,ridge-kfold,baseline` (which also evaluates and reports) on
+// the tiny dataset once per test binary and returns the options pointing at its store and the
+// command's output.
+func tinySweep(t *testing.T) (trainOptions, string) {
+	t.Helper()
 	td := newTinyDataset(t)
-	ctx := context.Background()
+	sweepOnce.Do(func() {
+		sweepOpts = td.opts
+		sweepOpts.Models = filepath.Join(tinyRoot, "models")
+		e, out := testEnv()
+		sweepErr = run(context.Background(), e, []string{"train", "--data", sweepOpts.Data, "--cache", sweepOpts.Cache,
+			"--models", sweepOpts.Models, "--sweep", "ridge,ridge-kfold,baseline", "--folds", "3", "--alphas", "1,100,1e4,1e6"})
+		sweepOut = out.String()
+	})
+	if sweepErr != nil {
+		t.Fatal(sweepErr)
+	}
+	return sweepOpts, sweepOut
+}
+
+var (
+	sweepOnce sync.Once
+	sweepOpts trainOptions
+	sweepOut  string
+	sweepErr  error
+)
+
+func TestTrainKinds(t *testing.T) {
+	o, out := tinySweep(t)
+	grid := []float64{1, 100, 1e4, 1e6}
 	for _, tc := range []struct {
 		kind, dirName string
 	}{
@@ -150,18 +177,9 @@ func TestTrainKinds(t *testing.T) {
 		{"ridge-kfold", "subj01_ridge-kfold_"},
 		{"baseline", "subj01_baseline_"},
 	} {
-		e, out := testEnv()
-		o := td.opts
-		o.Model, o.Folds = tc.kind, 3
-		o.Alphas = []float64{1, 100, 1e4, 1e6}
-		dirs, err := trainAll(ctx, e, o)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.kind, err)
-		}
-		if len(dirs) != 1 || !strings.HasPrefix(filepath.Base(dirs[0]), tc.dirName) {
-			t.Fatalf("%s: saved to %v, want one directory named %s*", tc.kind, dirs, tc.dirName)
-		}
-		m, mf, err := encoding.Load(dirs[0])
+		ext := "gabor-v1-n128-s4f4o8b1g8-c2g4-sqrt"
+		dir := filepath.Join(o.Models, tc.dirName+ext)
+		m, mf, err := encoding.Load(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,13 +193,19 @@ func TestTrainKinds(t *testing.T) {
 				if want := fmt.Sprint(len(tr)); mf.Meta["pca_components"] != want { // min(100, training images, 2560 features)
 					t.Errorf("baseline pca_components %q, want %s", mf.Meta["pca_components"], want)
 				}
+				if mf.Alphas != nil || mf.Meta[h+"_alpha_counts"] != "" {
+					t.Errorf("baseline has alphas %v, counts %q", mf.Alphas, mf.Meta[h+"_alpha_counts"])
+				}
 				continue
+			}
+			if !slices.Equal(mf.Alphas, grid) {
+				t.Errorf("%s: alphas %v, want %v", tc.kind, mf.Alphas, grid)
 			}
 			counts, err := parseCounts(mf.Meta[h+"_alpha_counts"])
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := alphaCounts(r.Alpha, o.Alphas); !slices.Equal(counts, want) {
+			if want := alphaCounts(r.Alpha, grid); !slices.Equal(counts, want) {
 				t.Errorf("%s %s: stored alpha counts %v, the model's alphas give %v", tc.kind, h, counts, want)
 			}
 			total := 0
@@ -195,11 +219,11 @@ func TestTrainKinds(t *testing.T) {
 		if tc.kind == "ridge-kfold" && mf.Meta["folds"] != "3" {
 			t.Errorf("ridge-kfold folds %q, want 3", mf.Meta["folds"])
 		}
-		if tc.kind != "baseline" && !strings.Contains(out.String(), "chosen alphas") {
+		if tc.kind != "baseline" && !strings.Contains(out, "subj01 "+tc.kind+": chosen alphas") {
 			t.Errorf("%s: no alpha histogram printed:\n%s", tc.kind, out)
 		}
 	}
-	if _, err := trainAll(ctx, testEnvDiscard(), trainOptions{Model: "mlp"}); err == nil || !strings.Contains(err.Error(), `"mlp"`) {
+	if _, err := trainAll(context.Background(), testEnvDiscard(), trainOptions{Model: "mlp"}); err == nil || !strings.Contains(err.Error(), `"mlp"`) {
 		t.Errorf("kind mlp: err %v", err)
 	}
 }
