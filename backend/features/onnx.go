@@ -16,6 +16,8 @@ import (
 	"cortexcast/backend/compute"
 	"cortexcast/backend/imageio"
 
+	gcompute "github.com/gomlx/compute"
+
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // gomlx graph building reads best unqualified
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -45,6 +47,10 @@ type ONNXOptions struct {
 	Pool string
 	// BatchSize is the number of images run at once (default 16).
 	BatchSize int
+	// DirectConv keeps the backend's own convolution on the pure-Go
+	// backend; by default convolutions there run as im2col + one matrix
+	// product, several times faster (see im2colBackend).
+	DirectConv bool
 }
 
 // ONNX is an Extractor running an ONNX image model with onnx-gomlx on a
@@ -65,6 +71,7 @@ type ONNX struct {
 	size                       int // input H = W
 	dim                        int
 	outShape                   []int // selected node's output shape for one image, batch axis excluded
+	im2col                     bool  // convolutions run as im2col + matrix product
 
 	backend *compute.Backend
 	store   *model.Store
@@ -138,7 +145,37 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 		}
 		e.backend = b
 	}
-	e.exec, err = model.NewExec(e.backend.Backend, e.store, func(scope *model.Scope, x *Node) *Node {
+	// On the pure-Go backend convolutions run as im2col + matrix product
+	// (im2colBackend) unless that graph fails to build (onnx-gomlx evaluates
+	// some constant sub-expressions, such as Range bounds, on tensors that the
+	// wrapper cannot share), in which case the backend runs on its own.
+	var out []float32
+	var shape []int
+	if strings.HasPrefix(e.backend.Spec, "go") && !opts.DirectConv {
+		out, shape, err = e.compile(m, &im2colBackend{Backend: e.backend.Backend})
+		e.im2col = err == nil
+		if err != nil {
+			e.store = model.NewStore() // the failed attempt may have bound the weights to the wrapper
+			if err := e.load(m); err != nil {
+				return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+			}
+		}
+	}
+	if e.exec == nil {
+		out, shape, err = e.compile(m, e.backend.Backend)
+		if err != nil {
+			return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+		}
+	}
+	e.dim = len(out)
+	e.outShape = shape[1:]
+	return e, nil
+}
+
+// compile builds the graph on b and runs it once on a one-image batch of
+// zeros; on failure e.exec is left nil.
+func (e *ONNX) compile(m onnx.Model, b gcompute.Backend) ([]float32, []int, error) {
+	exec, err := model.NewExec(b, e.store, func(scope *model.Scope, x *Node) *Node {
 		out := m.CallGraph(scope, x.Graph(), map[string]*Node{e.input: x}, e.tensor)[0]
 		if e.opts.Pool == "mean" && out.Rank() > 2 {
 			axes := make([]int, out.Rank()-2)
@@ -150,15 +187,16 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 		return Reshape(out, out.Shape().Dimensions[0], -1)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("features: ONNX model %s: build graph: %w", path, err)
+		return nil, nil, fmt.Errorf("build graph: %w", err)
 	}
+	e.exec = exec
 	out, shape, err := e.run(make([]float32, 3*e.size*e.size), 1)
 	if err != nil {
-		return nil, fmt.Errorf("features: ONNX model %s: probe run of %q: %w", path, tensor, err)
+		exec.Finalize()
+		e.exec = nil
+		return nil, nil, fmt.Errorf("probe run of %q: %w", e.tensor, err)
 	}
-	e.dim = len(out)
-	e.outShape = shape[1:]
-	return e, nil
+	return out, shape, nil
 }
 
 // parseModel parses an ONNX model, turning onnx-gomlx's panics into errors.

@@ -78,8 +78,12 @@ func TestONNXParity(t *testing.T) {
 			} else {
 				t.Logf("relative error %.3g", r)
 			}
-			// Batching must not change the result: one image at a time.
-			e1, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Backend: "go", Pool: c.pool, BatchSize: 1})
+			if want := c.model != "sam_tiny"; e.im2col != want {
+				t.Errorf("im2col convolutions: %v, want %v", e.im2col, want)
+			}
+			// Batching must not change the result: one image at a time, with
+			// the backend's own convolution.
+			e1, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Backend: "go", Pool: c.pool, BatchSize: 1, DirectConv: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,8 +92,11 @@ func TestONNXParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if e1.im2col {
+				t.Error("DirectConv: convolutions still run as im2col")
+			}
 			if r := relErr(got1, want); r > 1e-4 {
-				t.Errorf("batch size 1: relative error %.3g > 1e-4", r)
+				t.Errorf("batch size 1, direct convolution: relative error %.3g > 1e-4", r)
 			}
 		})
 	}
