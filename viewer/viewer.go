@@ -71,6 +71,7 @@ type Viewer struct {
 	offX, offY   float64 // where the canvas starts in the window, in window pixels
 	barText      string
 	exportFn     func(*image.RGBA)
+	inputOff     bool // camera input ignored (a linked second view)
 
 	// Ebiten resources, created on the first Draw.
 	white      *ebiten.Image
@@ -386,6 +387,10 @@ func (v *Viewer) Update() error {
 	x, y := ebiten.CursorPosition()
 	x -= int(math.Round(v.offX * v.devScale))
 	y -= int(math.Round(v.offY * v.devScale))
+	if v.inputOff {
+		v.updateHover(x, y)
+		return nil
+	}
 	if ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) {
 		if v.dragging {
 			m.Orbit(v.dragX, v.dragY, float32(x-v.lastX), float32(y-v.lastY))
@@ -397,13 +402,7 @@ func (v *Viewer) Update() error {
 	} else {
 		v.dragging = false
 	}
-	if x != v.cursorX || y != v.cursorY {
-		v.cursorX, v.cursorY = x, y
-		m.Prepare()
-		h, i, ok := m.Pick(float32(x), float32(y), 12*v.textScale())
-		v.hoverOK = ok
-		v.hover = render.VertexInfo{Hemi: h, Vertex: i}
-	}
+	v.updateHover(x, y)
 	if v.autoRotate != 0 && !v.dragging {
 		m.SetCamera(m.Camera().Orbit(v.autoRotate/float32(ebiten.TPS()), 0))
 	}
@@ -479,6 +478,50 @@ func (v *Viewer) Update() error {
 		m.Zoom(1 / 1.2)
 	}
 	return nil
+}
+
+// updateHover picks the vertex under the cursor when it moved.
+func (v *Viewer) updateHover(x, y int) {
+	if x == v.cursorX && y == v.cursorY {
+		return
+	}
+	v.cursorX, v.cursorY = x, y
+	w, h, _ := v.m.Screen()
+	if x < 0 || y < 0 || x >= w || y >= h {
+		v.hoverOK = false
+		return
+	}
+	v.m.Prepare()
+	hemi, i, ok := v.m.Pick(float32(x), float32(y), 12*v.textScale())
+	v.hoverOK = ok
+	v.hover = render.VertexInfo{Hemi: hemi, Vertex: i}
+}
+
+// SetInput turns the camera's mouse, touch and keyboard input on or off
+// (off for a second view whose camera follows the first); the hover
+// readout works either way.
+func (v *Viewer) SetInput(on bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.inputOff = !on
+}
+
+// DrawAt draws the viewer into the rectangle r of screen (through an
+// offscreen image of r's size), for layouts with several views.
+func (v *Viewer) DrawAt(screen *ebiten.Image, r image.Rectangle) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ensureResources()
+	if v.offscreen == nil || v.offscreen.Bounds().Size() != r.Size() {
+		if v.offscreen != nil {
+			v.offscreen.Deallocate()
+		}
+		v.offscreen = ebiten.NewImage(r.Dx(), r.Dy())
+	}
+	v.draw(v.offscreen)
+	var op ebiten.DrawImageOptions
+	op.GeoM.Translate(float64(r.Min.X), float64(r.Min.Y))
+	screen.DrawImage(v.offscreen, &op)
 }
 
 // Layout is not used (LayoutF is); it returns the outside size.

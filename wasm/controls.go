@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall/js"
 
+	"cortexcast/viewer"
 	"cortexcast/viewer/render"
 )
 
@@ -65,7 +66,7 @@ func (a *app) setupControls() {
 	p.on("opacity", "input", func(el js.Value) {
 		f, _ := strconv.ParseFloat(el.Get("value").String(), 32)
 		a.state.Opacity = float32(f)
-		a.v.SetOpacity(a.state.Opacity)
+		a.each(func(v *viewer.Viewer) { v.SetOpacity(a.state.Opacity) })
 	})
 	p.on("export", "click", func(js.Value) { a.export() })
 	p.on("present", "click", func(js.Value) { a.setPresent(!a.present) })
@@ -125,7 +126,16 @@ func (a *app) setupControls() {
 		}
 		r := e.Get("target").Call("getBoundingClientRect")
 		s := a.v.DeviceScale()
-		a.v.PinAt(float32((x-r.Get("left").Float())*s), float32((y-r.Get("top").Float())*s))
+		px, py := (x-r.Get("left").Float())*s, (y-r.Get("top").Float())*s
+		if half := r.Get("width").Float() * s / 2; a.compare && px >= half {
+			a.v.Unpin()
+			a.v2.PinAt(float32(px-half), float32(py))
+		} else {
+			a.v.PinAt(float32(px), float32(py))
+			if a.v2 != nil {
+				a.v2.Unpin()
+			}
+		}
 		a.updateReadout()
 		return nil
 	})
@@ -189,6 +199,9 @@ func (a *app) setSurface(name string) {
 		a.page.showError(err.Error())
 		return
 	}
+	if a.v2 != nil {
+		a.v2.SetSurface(name)
+	}
 	a.state.Surface = a.v.Surface()
 	if a.state.Surface != name {
 		a.page.status("this mesh has no " + name + " surface: showing " + a.state.Surface)
@@ -203,13 +216,16 @@ func (a *app) setColormap(name string) {
 		return
 	}
 	a.state.Colormap = name
-	a.v.SetColormap(cm)
+	a.each(func(v *viewer.Viewer) { v.SetColormap(cm) })
 	a.page.setValue("cmap", name)
 }
 
 func (a *app) setROI(class string, on bool) {
 	if !a.v.SetROIVisible(class, on) {
 		return
+	}
+	if a.v2 != nil {
+		a.v2.SetROIVisible(class, on)
 	}
 	a.state.ROIs = slices.DeleteFunc(a.state.ROIs, func(c string) bool { return c == class })
 	if on {
@@ -227,28 +243,46 @@ func (a *app) setROI(class string, on bool) {
 // the 2nd to 98th percentiles) and the threshold (a fraction of the range's largest
 // magnitude) of the map shown.
 func (a *app) applyRange() {
-	a.v.SetSymmetric(a.state.Symmetric)
+	if a.v2 != nil && a.hasMapB {
+		a.setRange(a.v2, a.meshB)
+	}
 	if !a.hasMap {
+		a.v.SetSymmetric(a.state.Symmetric)
 		return
 	}
-	var lo, hi float32
-	if a.state.Symmetric {
-		lim := symmetricLimit(a.mesh)
-		lo, hi = -lim, lim
-	} else {
-		lo, hi = percentileRange(a.mesh, 0.02, 0.98)
-	}
-	a.v.SetRange(lo, hi)
-	thr := a.state.Threshold * max(float32(math.Abs(float64(lo))), float32(math.Abs(float64(hi))))
-	a.v.SetThreshold(thr)
+	thr := a.setRange(a.v, a.mesh)
 	if el := a.page.byID("thr-value"); el.Truthy() {
 		el.Set("textContent", strconv.FormatFloat(float64(thr), 'g', 3, 32))
 	}
 }
 
+// setRange gives v the color range and threshold of map m and returns the threshold.
+func (a *app) setRange(v *viewer.Viewer, m [2][]float32) float32 {
+	v.SetSymmetric(a.state.Symmetric)
+	var lo, hi float32
+	if a.state.Symmetric {
+		lim := symmetricLimit(m)
+		lo, hi = -lim, lim
+	} else {
+		lo, hi = percentileRange(m, 0.02, 0.98)
+	}
+	v.SetRange(lo, hi)
+	thr := a.state.Threshold * max(float32(math.Abs(float64(lo))), float32(math.Abs(float64(hi))))
+	v.SetThreshold(thr)
+	return thr
+}
+
+// each calls f on the viewer and, side by side, on the second one.
+func (a *app) each(f func(v *viewer.Viewer)) {
+	f(a.v)
+	if a.v2 != nil {
+		f(a.v2)
+	}
+}
+
 // export asks the viewer for the next frame and offers it as a PNG download.
 func (a *app) export() {
-	a.v.RequestExport(func(img *image.RGBA) {
+	f := func(img *image.RGBA) {
 		var buf bytes.Buffer
 		if err := png.Encode(&buf, img); err != nil {
 			a.page.showError("PNG export: " + err.Error())
@@ -277,7 +311,12 @@ func (a *app) export() {
 		a.page.body.Get("dataset").Set("export", strconv.Itoa(buf.Len()))
 		a.page.body.Get("dataset").Set("exports", strconv.Itoa(a.exports))
 		a.page.status(fmt.Sprintf("exported %s (%d×%d, %d bytes)", a.exportName(), img.Rect.Dx(), img.Rect.Dy(), buf.Len()))
-	})
+	}
+	if a.compare {
+		a.updates <- func() { a.exportAt = f }
+		return
+	}
+	a.v.RequestExport(f)
 }
 
 func (a *app) exportName() string {
@@ -323,7 +362,7 @@ func (a *app) setPresent(on bool) {
 	js.Global().Call("dispatchEvent", js.Global().Get("Event").New("resize"))
 	a.rotating = on
 	a.v.SetAutoRotate(rotation(on))
-	a.v.SetLargeText(on)
+	a.each(func(v *viewer.Viewer) { v.SetLargeText(on) })
 	a.page.body.Get("dataset").Set("present", strconv.FormatBool(on))
 }
 
@@ -374,7 +413,7 @@ func (a *app) applyState(s viewState) {
 	a.setSurface(s.Surface)
 	a.setColormap(s.Colormap)
 	a.v.SetCamera(render.Camera{Azimuth: s.Azimuth, Elevation: s.Elevation, Zoom: s.Zoom})
-	a.v.SetOpacity(s.Opacity)
+	a.each(func(v *viewer.Viewer) { v.SetOpacity(s.Opacity) })
 	a.page.setValue("opacity", strconv.FormatFloat(float64(s.Opacity), 'g', -1, 32))
 	a.page.setValue("thr", strconv.FormatFloat(float64(s.Threshold), 'g', -1, 32))
 	if el := a.page.byID("sym"); el.Truthy() {
@@ -384,6 +423,24 @@ func (a *app) applyState(s viewState) {
 		a.setROI(c, true)
 	}
 	a.applyRange()
+	if a.datasetImages {
+		switch {
+		case s.Layout == "side-by-side":
+			a.setMode(modeCompare)
+		case s.Mode != "predicted":
+			a.setMode(s.Mode)
+		}
+		var split string
+		var index int
+		if i := strings.IndexByte(s.Image, ':'); i > 0 {
+			split = s.Image[:i]
+			index, _ = strconv.Atoi(s.Image[i+1:])
+		}
+		if (split == "train" || split == "test") && index > 0 && s.Mode != "correlation" {
+			a.showDataset(split, index)
+			return
+		}
+	}
 	if s.Image != "" && !a.hasMap {
 		a.page.status("this link shows " + s.Image + ": drop or choose that image to see its map")
 	}
@@ -392,9 +449,17 @@ func (a *app) applyState(s viewState) {
 // updateReadout shows the vertex under the pointer (or the pinned one) in the panel.
 func (a *app) updateReadout() {
 	info, pinned, ok := a.v.Readout()
+	side := ""
+	if a.compare {
+		side = "predicted: "
+		if info2, pinned2, ok2 := a.v2.Readout(); ok2 && (pinned2 || !ok) {
+			info, pinned, ok, side = info2, pinned2, ok2, "measured: "
+		}
+	}
 	text := "hover the brain: vertex, ROI, value"
 	if ok {
 		var b strings.Builder
+		b.WriteString(side)
 		if pinned {
 			b.WriteString("pinned ")
 		}
@@ -437,4 +502,7 @@ func (a *app) trackCanvas() {
 	}
 	r := c.Call("getBoundingClientRect")
 	a.v.SetCursorOffset(r.Get("left").Float(), r.Get("top").Float())
+	if a.v2 != nil {
+		a.v2.SetCursorOffset(r.Get("left").Float()+r.Get("width").Float()/2, r.Get("top").Float())
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
 	"io"
 	"net/http"
 	"strconv"
@@ -59,6 +60,7 @@ func main() {
 		select {}
 	}
 	a.meshN = bundle.Hemis[0].NumVertices
+	a.bundle = bundle
 	a.v = viewer.New(bundle)
 	a.v.SetTitle(a.title())
 	a.v.SetBarLabel("predicted response (a.u.)")
@@ -67,6 +69,7 @@ func main() {
 	if a.datasetImages {
 		a.page.body.Get("classList").Call("add", "has-dataset")
 	}
+	a.setupModes()
 	if hash := js.Global().Get("location").Get("hash").String(); hash != "" {
 		s, err := parseState(hash)
 		if err != nil {
@@ -98,9 +101,8 @@ type app struct {
 	updates  chan func()
 	nextID   int
 	maps     int
-	pending  [2][]float32
-	pendID   string
-	names    map[string]string // upload id → file name
+	pending  map[string]*[2][]float32 // request id → the hemispheres received so far
+	names    map[string]string        // upload id → file name
 
 	// The page state (see state.go) and the map shown.
 	state         viewState
@@ -113,6 +115,20 @@ type app struct {
 	rotating      bool
 	exports       int
 	tick          int
+
+	// Side by side: v2 shows the measured map with v's camera.
+	bundle     *meshes.Bundle
+	v2         *viewer.Viewer
+	compare    bool
+	meshB      [2][]float32
+	hasMapB    bool
+	images     []api.DatasetImage
+	shownSet   string // the dataset image shown ("train 12"), "" for an upload
+	shownSplit string
+	shownIdx   int
+	counts     map[string]int
+	exportAt   func(*image.RGBA)
+	exportIm   *ebiten.Image
 }
 
 func (a *app) Update() error {
@@ -122,6 +138,10 @@ func (a *app) Update() error {
 			f()
 		default:
 			err := a.v.Update()
+			if a.compare {
+				a.v2.Update()
+				a.v2.SetCamera(a.v.Camera())
+			}
 			a.tick++
 			if a.tick%3 == 0 {
 				a.updateReadout()
@@ -135,13 +155,52 @@ func (a *app) Update() error {
 	}
 }
 
-func (a *app) Draw(screen *ebiten.Image) { a.v.Draw(screen) }
+func (a *app) Draw(screen *ebiten.Image) {
+	if !a.compare {
+		a.v.Draw(screen)
+		return
+	}
+	target := screen
+	b := screen.Bounds()
+	if a.exportAt != nil {
+		if a.exportIm == nil || a.exportIm.Bounds().Size() != b.Size() {
+			a.exportIm = ebiten.NewImage(b.Dx(), b.Dy())
+		}
+		target = a.exportIm
+	}
+	half := b.Dx() / 2
+	a.v.DrawAt(target, image.Rect(0, 0, half, b.Dy()))
+	a.v2.DrawAt(target, image.Rect(half, 0, b.Dx(), b.Dy()))
+	if a.exportAt != nil {
+		img := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		a.exportIm.ReadPixels(img.Pix)
+		screen.DrawImage(a.exportIm, nil)
+		f := a.exportAt
+		a.exportAt = nil
+		go f(img)
+	}
+}
 
 func (a *app) Layout(w, h int) (int, int) { return a.v.Layout(w, h) }
 
-func (a *app) title() string {
-	// The viewer's font is ASCII only.
-	t := fmt.Sprintf("predicted activation | subj%02d | %s", a.subject, a.welcome.Features)
+func (a *app) title() string { return a.titleOf(api.MapPredicted) }
+
+// titleOf is the title line of a map kind (the viewer's font is ASCII only).
+func (a *app) titleOf(kind string) string {
+	what := "predicted activation"
+	switch kind {
+	case api.MapMeasured:
+		what = "measured activation"
+	case api.MapCorrelation:
+		what = "prediction accuracy r (validation)"
+	}
+	t := fmt.Sprintf("%s | subj%02d", what, a.subject)
+	if a.shownSet != "" && kind != api.MapCorrelation {
+		t += " | " + a.shownSet
+	}
+	if kind != api.MapMeasured && !a.compare {
+		t += " | " + a.welcome.Features
+	}
 	if a.welcome.Simulated {
 		t += " | SIMULATED data"
 	}
@@ -263,6 +322,8 @@ func (a *app) handleText(data []byte) {
 		a.page.showError(m.Error)
 	case api.TypeProgress:
 		a.page.status(m.Stage + "…")
+	case api.TypeImages:
+		a.updates <- func() { a.showGallery(m.Subject, m.Images) }
 	case api.TypeVertices, api.TypeWelcome:
 	}
 }
@@ -277,35 +338,58 @@ func hemiIndex(h string) int {
 // gotMap keeps the first hemisphere of a prediction until the second arrives, then shows
 // both with one shared, symmetric color range.
 func (a *app) gotMap(h api.FrameHeader, vals []float32) {
-	if h.ID != a.pendID {
-		a.pendID = h.ID
-		a.pending = [2][]float32{}
+	if a.pending == nil {
+		a.pending = map[string]*[2][]float32{}
 	}
-	a.pending[hemiIndex(h.Hemi)] = vals
-	if a.pending[0] == nil || a.pending[1] == nil {
+	p := a.pending[h.ID]
+	if p == nil {
+		if len(a.pending) > 16 { // answers that will never be completed
+			clear(a.pending)
+		}
+		p = &[2][]float32{}
+		a.pending[h.ID] = p
+	}
+	p[hemiIndex(h.Hemi)] = vals
+	if p[0] == nil || p[1] == nil {
 		return
 	}
+	delete(a.pending, h.ID)
 	idx := a.vertices[h.Subject]
 	var mesh [2][]float32
 	for hi := range 2 {
-		mesh[hi] = toMesh(a.pending[hi], idx[hi], a.meshN)
+		mesh[hi] = toMesh(p[hi], idx[hi], a.meshN)
 	}
-	lim := symmetricLimit(mesh)
-	a.pending = [2][]float32{}
-	a.maps++
-	n := a.maps
+	kind := h.MapKind
+	if kind == "" {
+		kind = api.MapPredicted
+	}
 	name := a.names[h.ID]
 	a.updates <- func() {
-		a.mesh, a.hasMap = mesh, true
-		if name != "" {
-			a.state.Image = name
+		if kind == api.MapMeasured && a.compare {
+			a.meshB, a.hasMapB = mesh, true
+			a.v2.SetOverlay(0, mesh[0])
+			a.v2.SetOverlay(1, mesh[1])
+		} else {
+			a.mesh, a.hasMap = mesh, true
+			if name != "" {
+				a.state.Image = name
+				a.shownSet = ""
+			}
+			a.v.SetOverlay(0, mesh[0])
+			a.v.SetOverlay(1, mesh[1])
+			a.v.SetBarLabel(barLabel(kind))
 		}
-		a.v.SetOverlay(0, mesh[0])
-		a.v.SetOverlay(1, mesh[1])
 		a.applyRange()
-		a.v.SetTitle(a.title())
+		a.setTitles(kind)
+		a.maps++
+		if a.counts == nil {
+			a.counts = map[string]int{}
+		}
+		a.counts[kind]++
+		ds := a.page.body.Get("dataset")
+		ds.Set("maps", strconv.Itoa(a.maps))
+		ds.Set(kind, strconv.Itoa(a.counts[kind]))
+		a.page.status(fmt.Sprintf("%s map shown (%d maps so far)", kind, a.maps))
+		a.page.clearError()
 	}
-	a.page.status(fmt.Sprintf("map %d shown (98th percentile of |value| %.2f)", n, lim))
-	a.page.body.Get("dataset").Set("maps", strconv.Itoa(n))
-	a.page.clearError()
 }

@@ -107,7 +107,8 @@ func (m *Model) buildScene() {
 // SetSurface selects the surface kind drawn (meshes.SurfInflated…
 // SurfFlat). A kind the bundle lacks draws the inflated surface; Surface
 // says which one is drawn. Choosing the flat map turns the camera to look
-// at it from above (the "dorsal" preset), keeping the zoom.
+// at it from above (the "dorsal" preset), leaving it returns to the
+// default view; both keep the zoom.
 func (m *Model) SetSurface(kind int) error {
 	if kind < 0 || kind >= meshes.NumSurfaces {
 		return fmt.Errorf("viewer: surface kind %d, want 0..%d", kind, meshes.NumSurfaces-1)
@@ -115,12 +116,16 @@ func (m *Model) SetSurface(kind int) error {
 	if kind == m.surf && m.sc != nil {
 		return nil
 	}
+	wasFlat := m.surf == meshes.SurfFlat
 	m.surf = kind
 	if m.b != nil {
 		m.buildScene()
 	}
-	if m.surf == meshes.SurfFlat {
+	switch {
+	case m.surf == meshes.SurfFlat:
 		_ = m.SetView("dorsal")
+	case wasFlat:
+		_ = m.SetView("default")
 	}
 	return nil
 }

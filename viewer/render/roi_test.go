@@ -244,6 +244,9 @@ func TestModelSurfaces(t *testing.T) {
 	if m.Surface() != meshes.SurfInflated {
 		t.Errorf("missing pial: surface %d, want inflated", m.Surface())
 	}
+	if c, _ := PresetCamera("default"); m.Camera() != c {
+		t.Errorf("leaving the flat map: camera %+v, want the default view %+v", m.Camera(), c)
+	}
 	if err := m.SetSurface(99); err == nil {
 		t.Error("surface 99 accepted")
 	}

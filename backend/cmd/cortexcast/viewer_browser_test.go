@@ -224,6 +224,28 @@ func TestViewerBrowser(t *testing.T) {
 		b.fullShot("12-help")
 		b.do(chromedp.KeyEvent("?"))
 	})
+	t.Run("side-by-side", func(t *testing.T) {
+		b.t = t
+		b.wait(`body[data-gallery]`)
+		b.evalString(`(function(){const s=document.getElementById('surface');s.value='inflated';s.dispatchEvent(new Event('change'));
+			const m=document.getElementById('mode');m.value='compare';m.dispatchEvent(new Event('change'));return m.value})()`)
+		b.wait(`body[data-compare="true"]`)
+		b.do(chromedp.Click(chromedp.CSS(`#gallery img[data-split="train"]`)))
+		b.wait(`body[data-measured="1"]`)
+		b.do(chromedp.Sleep(500 * time.Millisecond)) // the predicted map of the same image
+		s, img := b.shot("14-side-by-side")
+		left, right := coloredHalves(img)
+		t.Logf("side by side: %d colored pixels left, %d right (%d in all)", left, right, s.colored)
+		if left < 1000 || right < 1000 {
+			t.Errorf("side by side: %d colored pixels on the left (predicted), %d on the right (measured); want both > 1000", left, right)
+		}
+		b.fullShot("15-side-by-side-page")
+		b.evalString(`(function(){const m=document.getElementById('mode');m.value='correlation';m.dispatchEvent(new Event('change'));return m.value})()`)
+		b.wait(`body[data-correlation="1"]`)
+		if s, _ := b.shot("16-correlation"); s.colored < 1000 {
+			t.Errorf("correlation map: %d colored pixels", s.colored)
+		}
+	})
 	t.Run("bad-drop", func(t *testing.T) {
 		b.t = t
 		b.drop("notes.png", []byte("this is a text file, not a PNG"), "image/png")
@@ -324,4 +346,31 @@ func (b *browser) drop(name string, data []byte, typ string) {
 	if got := b.eval(js); got != "dropped" {
 		b.t.Fatalf("drop: %q", got)
 	}
+}
+
+// coloredHalves counts the colored (overlay) pixels in the left and right halves of img.
+func coloredHalves(img *image.RGBA) (left, right int) {
+	b := img.Bounds()
+	mid := b.Min.X + b.Dx()/2
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			i := img.PixOffset(x, y)
+			r, g, bl := int(img.Pix[i]), int(img.Pix[i+1]), int(img.Pix[i+2])
+			if abs(r-g)+abs(g-bl) > 2*25 {
+				if x < mid {
+					left++
+				} else {
+					right++
+				}
+			}
+		}
+	}
+	return left, right
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
