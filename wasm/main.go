@@ -123,7 +123,9 @@ type app struct {
 	meshB      [2][]float32
 	hasMapB    bool
 	images     []api.DatasetImage
-	shownSet   string // the dataset image shown ("train 12"), "" for an upload
+	shownSet   string          // the dataset image shown ("train 12"), "" for an upload
+	diffIDs    [2]string       // the predicted and measured requests of the difference
+	diffGot    [2][2][]float32 // their maps once arrived
 	shownSplit string
 	shownIdx   int
 	counts     map[string]int
@@ -193,6 +195,8 @@ func (a *app) titleOf(kind string) string {
 		what = "measured activation"
 	case api.MapCorrelation:
 		what = "prediction accuracy r (validation)"
+	case mapDifference:
+		what = "predicted - measured (z-scores)"
 	}
 	t := fmt.Sprintf("%s | subj%02d", what, a.subject)
 	if a.shownSet != "" && kind != api.MapCorrelation {
@@ -365,6 +369,18 @@ func (a *app) gotMap(h api.FrameHeader, vals []float32) {
 	}
 	name := a.names[h.ID]
 	a.updates <- func() {
+		if a.state.Mode == "difference" && !a.compare && (h.ID == a.diffIDs[0] || h.ID == a.diffIDs[1]) {
+			if h.ID == a.diffIDs[0] {
+				a.diffGot[0] = mesh
+			} else {
+				a.diffGot[1] = mesh
+			}
+			if a.diffGot[0][0] == nil || a.diffGot[1][0] == nil {
+				return
+			}
+			mesh = zDifference(a.diffGot[0], a.diffGot[1])
+			kind = mapDifference
+		}
 		if kind == api.MapMeasured && a.compare {
 			a.meshB, a.hasMapB = mesh, true
 			a.v2.SetOverlay(0, mesh[0])

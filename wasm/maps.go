@@ -88,3 +88,54 @@ func hasDatasetImages(raw []byte) bool {
 	}
 	return json.Unmarshal(raw, &m) == nil && m.Welcome.DatasetImages
 }
+
+// zDifference returns predicted minus measured after z-scoring each map over the finite
+// values of both hemispheres (the two are in different units); NaN where either is not
+// finite. A map without spread is only centred.
+func zDifference(pred, meas [2][]float32) [2][]float32 {
+	zp, zm := zscore(pred), zscore(meas)
+	var out [2][]float32
+	for h := range 2 {
+		out[h] = make([]float32, len(zp[h]))
+		for i := range zp[h] {
+			if i < len(zm[h]) {
+				out[h][i] = zp[h][i] - zm[h][i] // NaN propagates
+			} else {
+				out[h][i] = float32(math.NaN())
+			}
+		}
+	}
+	return out
+}
+
+func zscore(m [2][]float32) [2][]float32 {
+	var sum, sq float64
+	n := 0
+	for _, hm := range m {
+		for _, v := range hm {
+			if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+				sum += float64(v)
+				sq += float64(v) * float64(v)
+				n++
+			}
+		}
+	}
+	mean, sd := 0.0, 1.0
+	if n > 0 {
+		mean = sum / float64(n)
+		if v := sq/float64(n) - mean*mean; v > 0 {
+			sd = math.Sqrt(v)
+		}
+	}
+	var out [2][]float32
+	for h, hm := range m {
+		out[h] = make([]float32, len(hm))
+		for i, v := range hm {
+			if math.IsInf(float64(v), 0) {
+				v = float32(math.NaN())
+			}
+			out[h][i] = float32((float64(v) - mean) / sd)
+		}
+	}
+	return out
+}

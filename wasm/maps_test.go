@@ -64,3 +64,26 @@ func TestHasDatasetImages(t *testing.T) {
 		}
 	}
 }
+
+func TestZDifference(t *testing.T) {
+	// NaN in either map gives NaN.
+	d := zDifference([2][]float32{{7, 9, 11}, {13, 1}}, [2][]float32{{1, 2, 3}, {4, nan()}})
+	if !math.IsNaN(float64(d[1][1])) || math.IsNaN(float64(d[0][0])) {
+		t.Errorf("NaN handling: %v", d)
+	}
+	// Independent check on maps without NaN: z(2x+5) − z(x) = 0.
+	d = zDifference([2][]float32{{7, 9}, {11, 13}}, [2][]float32{{1, 2}, {3, 4}})
+	for h := range 2 {
+		for i, v := range d[h] {
+			if math.Abs(float64(v)) > 1e-6 {
+				t.Errorf("z(2x+5) - z(x) at %d/%d = %v, want 0", h, i, v)
+			}
+		}
+	}
+	// Known values: x = (0, 2) has mean 1, population sd 1: z = (-1, 1); minus a constant
+	// map (z = 0): (-1, 1).
+	d = zDifference([2][]float32{{0, 2}, nil}, [2][]float32{{5, 5}, nil})
+	if d[0][0] != -1 || d[0][1] != 1 {
+		t.Errorf("z difference %v, want [-1 1]", d[0])
+	}
+}

@@ -17,6 +17,9 @@ import (
 // The mode select's values: the state's Mode, and "compare" for predicted beside measured.
 const modeCompare = "compare"
 
+// mapDifference labels the difference map the page computes (not a server map kind).
+const mapDifference = "difference"
+
 // barLabel is the colorbar caption of a map kind: what it holds and its units.
 func barLabel(kind string) string {
 	switch kind {
@@ -24,6 +27,8 @@ func barLabel(kind string) string {
 		return "measured response (fMRI beta, as in the dataset)"
 	case api.MapCorrelation:
 		return "Pearson r, predicted vs measured (validation images)"
+	case mapDifference:
+		return "z(predicted) - z(measured)"
 	}
 	return "predicted response (a.u.)"
 }
@@ -86,7 +91,7 @@ func (a *app) setMode(mode string) {
 	switch mode {
 	case modeCompare:
 		a.state.Mode = "predicted"
-	case "predicted", "measured", "correlation":
+	case "predicted", "measured", "correlation", "difference":
 		a.state.Mode = mode
 	default:
 		a.page.showError("unknown mode " + mode)
@@ -140,16 +145,24 @@ func (a *app) showDataset(split string, index int) {
 		a.setMode(modeCompare)
 		return
 	}
-	if a.compare || a.state.Mode == "predicted" {
-		a.send(api.Message{Type: api.TypePredictDataset, ID: a.newID("d"), Subject: a.subject, Split: split, Index: index})
-	}
-	if a.compare || a.state.Mode == "measured" {
-		if split != api.SplitTrain {
-			a.page.showError(fmt.Sprintf("%s image %d has no measurement: only training images were measured", split, index))
+	diff := a.state.Mode == "difference"
+	if (a.compare || a.state.Mode == "measured" || diff) && split != api.SplitTrain {
+		a.page.showError(fmt.Sprintf("%s image %d has no measurement: only training images were measured", split, index))
+		if !a.compare {
 			return
 		}
-		a.send(api.Message{Type: api.TypeMeasured, ID: a.newID("m"), Subject: a.subject, Split: split, Index: index})
 	}
+	if a.compare || a.state.Mode == "predicted" || diff {
+		id := a.newID("d")
+		a.diffIDs[0] = id
+		a.send(api.Message{Type: api.TypePredictDataset, ID: id, Subject: a.subject, Split: split, Index: index})
+	}
+	if (a.compare || a.state.Mode == "measured" || diff) && split == api.SplitTrain {
+		id := a.newID("m")
+		a.diffIDs[1] = id
+		a.send(api.Message{Type: api.TypeMeasured, ID: id, Subject: a.subject, Split: split, Index: index})
+	}
+	a.diffGot = [2][2][]float32{}
 }
 
 // showGallery lists the subject's dataset images as thumbnails to click through.

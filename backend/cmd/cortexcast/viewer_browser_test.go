@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -80,9 +81,19 @@ func TestViewerBrowser(t *testing.T) {
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer bcancel()
 
+	if st, err := os.Stat(filepath.Join(web, "cortexcast.wasm")); err == nil {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		raw, _ := os.ReadFile(filepath.Join(web, "cortexcast.wasm"))
+		zw.Write(raw)
+		zw.Close()
+		t.Logf("wasm: %.1f MB, %.1f MB gzip-compressed", float64(st.Size())/1e6, float64(gz.Len())/1e6)
+	}
 	b := &browser{t: t, ctx: bctx, out: out, log: &logBuf}
+	start := time.Now()
 	b.do(chromedp.Navigate(url))
 	b.wait(`body[data-ready="1"]`)
+	t.Logf("page load to brain shown: %v", time.Since(start).Round(time.Millisecond))
 	_, underImg := b.shot("01-underlay")
 
 	var pngBuf bytes.Buffer
@@ -95,8 +106,10 @@ func TestViewerBrowser(t *testing.T) {
 	)
 	t.Run("drop", func(t *testing.T) {
 		b.t = t
+		dropAt := time.Now()
 		b.drop("dropped checkerboard.png", pngBuf.Bytes(), "image/png")
 		b.wait(`body[data-maps="1"]`)
+		t.Logf("drop to first map shown: %v (%v after navigation)", time.Since(dropAt).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 		var s pixelStats
 		s, mapImg = b.shot("02-drop-map")
 		if s.colored < 2000 {
@@ -244,6 +257,12 @@ func TestViewerBrowser(t *testing.T) {
 		b.wait(`body[data-correlation="1"]`)
 		if s, _ := b.shot("16-correlation"); s.colored < 1000 {
 			t.Errorf("correlation map: %d colored pixels", s.colored)
+		}
+		b.evalString(`(function(){const m=document.getElementById('mode');m.value='difference';m.dispatchEvent(new Event('change'));return m.value})()`)
+		b.do(chromedp.Click(chromedp.CSS(`#gallery img[data-split="train"]:nth-child(2)`)))
+		b.wait(`body[data-difference="1"]`)
+		if s, _ := b.shot("17-difference"); s.colored < 1000 {
+			t.Errorf("difference map: %d colored pixels", s.colored)
 		}
 	})
 	t.Run("bad-drop", func(t *testing.T) {
