@@ -43,7 +43,7 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 	work := t.TempDir()
 	ctx := context.Background()
 	data := filepath.Join(work, "sim")
-	if err := simulate.Generate(ctx, simulate.Config{Root: data, Subjects: 1, Train: 40, Test: 4, Seed: 4}); err != nil {
+	if err := simulate.Generate(ctx, simulate.Config{Root: data, Subjects: 1, Train: 30, Test: 3, Seed: 4}); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
@@ -210,7 +210,7 @@ func TestServedDataset(t *testing.T) {
 		t.Fatalf("welcome %+v", w.Welcome)
 	}
 	wsSend(t, ws, api.Message{Type: api.TypeImages, ID: "i", Subject: 1})
-	if m := wsNext(t, ws, api.TypeImages, 5*time.Second); len(m.Images) != 44 || m.Images[40].Split != "test" || m.Images[0].NSDID != f.sub.Train[0].NSDID {
+	if m := wsNext(t, ws, api.TypeImages, 5*time.Second); len(m.Images) != 33 || m.Images[30].Split != "test" || m.Images[0].NSDID != f.sub.Train[0].NSDID {
 		t.Fatalf("images: %d, %+v", len(m.Images), m.Images[:1])
 	}
 
