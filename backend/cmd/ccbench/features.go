@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -117,7 +118,24 @@ func benchFeatures(ctx context.Context, b *bench, c featuresConfig) error {
 	if err := cmd.Wait(); err != nil || seen == 0 {
 		fmt.Fprintf(b.out, "features networks: PyTorch unavailable (%s with python3-torch: %v: %s)\n", python, err, lastLine(stderr.String()))
 	}
+	if !strings.HasPrefix(c.backend, "xla:cuda") {
+		fmt.Fprintln(b.out, "features GPU: not measured (target >= 2000 images/s for ViT-B/32): run ccbench built with -tags xla "+
+			"on a GPU machine with -features-backend xla:cuda")
+	}
 	return nil
+}
+
+// simdNote says whether the pure-Go backend's matrix products can use
+// AVX2/AVX-512 (they need a build with GOEXPERIMENT=simd).
+func simdNote() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" && strings.Contains(s.Value, "simd") {
+				return "GOEXPERIMENT=simd"
+			}
+		}
+	}
+	return "built without GOEXPERIMENT=simd: the pure-Go matrix products run without SIMD"
 }
 
 // benchNetwork times the ONNX model at path in Go and compares its output on
@@ -166,6 +184,9 @@ func benchNetwork(ctx context.Context, b *bench, c featuresConfig, name, path st
 	spec := c.backend
 	if spec == "" {
 		spec = "default backend"
+	}
+	if c.backend == "" || strings.HasPrefix(c.backend, "go") {
+		spec += ", " + simdNote()
 	}
 	fmt.Fprintf(b.out, "features %s 224x224 batch %d: Go (%s) %.2f images/s, PyTorch CPU (%d threads) %.2f images/s, torch/Go %.2f (target <= %.1f%s); load %s; max rel. gap to torch %.1e\n",
 		name, n, spec, goRate, threads, torchRate, ratio, featuresTarget, verdict, seconds(load), d/m)
