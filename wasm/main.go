@@ -185,6 +185,14 @@ func (a *app) Draw(screen *ebiten.Image) {
 
 func (a *app) Layout(w, h int) (int, int) { return a.v.Layout(w, h) }
 
+// LayoutF draws at the display's full resolution (device pixel ratio) at any window size.
+func (a *app) LayoutF(w, h float64) (float64, float64) {
+	if a.v2 != nil {
+		a.v2.LayoutF(w, h)
+	}
+	return a.v.LayoutF(w, h)
+}
+
 func (a *app) title() string { return a.titleOf(api.MapPredicted) }
 
 // titleOf is the title line of a map kind (the viewer's font is ASCII only).

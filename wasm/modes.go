@@ -98,6 +98,15 @@ func (a *app) setMode(mode string) {
 		return
 	}
 	a.page.setValue("mode", mode)
+	// r is shown with a sequential colormap over its own range, activations with the
+	// diverging default, symmetric about zero.
+	if mode == "correlation" {
+		a.setColormap("viridis")
+		a.setSymmetric(false)
+	} else if a.state.Colormap == "viridis" && !a.state.Symmetric {
+		a.setColormap("RdBu_r")
+		a.setSymmetric(true)
+	}
 	if mode == "correlation" {
 		a.send(api.Message{Type: api.TypeCorrelation, ID: a.newID("c"), Subject: a.subject})
 		return
@@ -204,4 +213,13 @@ func (a *app) showGallery(subject int, images []api.DatasetImage) {
 		box.Call("appendChild", el)
 	}
 	a.page.body.Get("dataset").Set("gallery", strconv.Itoa(n))
+}
+
+// setSymmetric chooses a symmetric or one-sided range and updates the checkbox.
+func (a *app) setSymmetric(on bool) {
+	a.state.Symmetric = on
+	if el := a.page.byID("sym"); el.Truthy() {
+		el.Set("checked", on)
+	}
+	a.applyRange()
 }
