@@ -100,6 +100,7 @@ func roiFigure(m Model, simulated bool) ([]byte, error) {
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
 	p.Y.Min = math.Min(0, p.Y.Min)
+	p.Y.Max *= 1.15 // room for the legend above the bars
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	return render(p, roiWidthPx, figHeightPx)
@@ -162,6 +163,7 @@ func alphaFigure(m Model) ([]byte, error) {
 	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
 	p.X.Tick.Label.Rotation = math.Pi / 4
 	p.X.Tick.Label.XAlign = draw.XRight
+	p.Y.Max *= 1.15
 	p.Legend.Top = true
 	return render(p, histWidthPx, figHeightPx)
 }

@@ -61,9 +61,11 @@ func TestSweepReport(t *testing.T) {
 		if m.Name != names[i] {
 			t.Errorf("report.json model %d is %s, want %s", i, m.Name, names[i])
 		}
-		// Even 28 training images give the retinotopic areas some of their ceiling.
-		if m.EarlyFraction <= 0.05 || m.EarlyFraction > 1.2 {
-			t.Errorf("%s: V1–V3 noise-ceiling fraction %v", m.Name, m.EarlyFraction)
+		t.Logf("%s: V1–V3 at %.3f of the noise ceiling", m.Name, m.EarlyFraction)
+		// Even 28 training images take every model past half of the ceiling in V1–V3 (about 0.73–0.75
+		// at this seed), and ridge past the 60% the project promises on the default dataset.
+		if min := map[string]float64{"ridge": 0.6}[m.Kind]; m.EarlyFraction < max(min, 0.5) || m.EarlyFraction > 1.1 {
+			t.Errorf("%s: V1–V3 noise-ceiling fraction %v, want at least %v", m.Name, m.EarlyFraction, max(min, 0.5))
 		}
 		if !strings.Contains(string(page), ">"+m.Name+"</a>") {
 			t.Errorf("report.html does not list %s", m.Name)
