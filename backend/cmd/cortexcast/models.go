@@ -2,16 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"cortexcast/backend/encoding"
 )
@@ -143,11 +144,30 @@ func showModel(w io.Writer, store, name string) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(mf, "", "  ")
-	if err != nil {
-		return fmt.Errorf("models: %s: %w", name, err)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "name\t%s\n", name)
+	fmt.Fprintf(tw, "store\t%s\n", store)
+	fmt.Fprintf(tw, "subject\tsubj%02d\n", mf.Subject)
+	fmt.Fprintf(tw, "kind\t%s\n", mf.Kind)
+	fmt.Fprintf(tw, "features\t%s (%d per image)\n", mf.Features, mf.FeatureDim)
+	for _, h := range mf.Hemis {
+		fmt.Fprintf(tw, "%s\t%d vertices\n", h.Hemi, h.Vertices)
 	}
-	fmt.Fprintf(w, "%s (in %s)\n%s\n", name, store, b)
+	if len(mf.Alphas) > 0 {
+		fmt.Fprintf(tw, "alphas\t%d values, %.3g … %.3g\n", len(mf.Alphas), mf.Alphas[0], mf.Alphas[len(mf.Alphas)-1])
+	}
+	fmt.Fprintf(tw, "created\t%s\n", mf.Created.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "data fingerprint\t%s\n", mf.DataFingerprint)
+	fmt.Fprintf(tw, "code version\t%s\n", mf.CodeVersion)
+	for _, k := range slices.Sorted(maps.Keys(mf.Metrics)) {
+		fmt.Fprintf(tw, "metric %s\t%.4g\n", k, mf.Metrics[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(mf.Meta)) {
+		if !strings.HasSuffix(k, "_alpha_counts") {
+			fmt.Fprintf(tw, "%s\t%s\n", k, mf.Meta[k])
+		}
+	}
+	tw.Flush()
 	counts := map[string][]int{}
 	for _, h := range mf.Hemis {
 		if s, ok := mf.Meta[h.Hemi+"_alpha_counts"]; ok {
