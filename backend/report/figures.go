@@ -167,3 +167,28 @@ func alphaFigure(m Model) ([]byte, error) {
 	p.Legend.Top = true
 	return render(p, histWidthPx, figHeightPx)
 }
+
+// lossFigure draws the loss curves against the epoch.
+func lossFigure(m Model) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s: loss", m.Name)
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = "loss"
+	for i, c := range m.Loss {
+		xy := make(plotter.XYs, len(c.Values))
+		for j, v := range c.Values {
+			xy[j].X, xy[j].Y = float64(j+1), v
+		}
+		line, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, err
+		}
+		line.Color = hemiColor(i)
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add(c.Name, line)
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return render(p, histWidthPx, figHeightPx)
+}

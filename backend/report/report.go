@@ -44,6 +44,15 @@ type Model struct {
 	// AlphaCounts the number of vertices that chose each, per hemisphere.
 	Alphas      []float64
 	AlphaCounts []HemiCounts
+	// Loss holds training curves (say "train" and "val" loss per epoch) of models trained by
+	// gradient descent; nil for closed-form fits.
+	Loss []Curve
+}
+
+// Curve is one loss curve: Values[i] is the value after epoch i+1.
+type Curve struct {
+	Name   string    `json:"name"`
+	Values []float64 `json:"values"`
 }
 
 // HemiCounts is a histogram of chosen alphas for one hemisphere; Counts[i] counts Alphas[i].
@@ -92,6 +101,7 @@ type ModelSummary struct {
 	ROIs          []ROI        `json:"rois"`
 	Alphas        []float64    `json:"alphas,omitempty"`
 	AlphaCounts   []HemiCounts `json:"alpha_counts,omitempty"`
+	Loss          []Curve      `json:"loss,omitempty"`
 	Figures       []Figure     `json:"figures"`
 }
 
@@ -118,7 +128,7 @@ func Summarise(in Input) (*Summary, error) {
 	s := &Summary{Title: in.Title, Dataset: in.Dataset, Simulated: in.Simulated}
 	for i, m := range in.Models {
 		ms := ModelSummary{Name: m.Name, Subject: m.Subject, Kind: m.Kind, Features: m.Features,
-			ROIs: slices.Clone(m.ROIs), Alphas: m.Alphas, AlphaCounts: m.AlphaCounts}
+			ROIs: slices.Clone(m.ROIs), Alphas: m.Alphas, AlphaCounts: m.AlphaCounts, Loss: m.Loss}
 		if !m.Created.IsZero() {
 			ms.Created = m.Created.UTC().Format(time.RFC3339)
 		}
@@ -134,6 +144,9 @@ func Summarise(in Input) (*Summary, error) {
 		if len(m.Alphas) > 0 && len(m.AlphaCounts) > 0 {
 			ms.Figures = append(ms.Figures, Figure{File: prefix + "_alphas.png",
 				Caption: "Chosen regularisation strength: vertices per alpha of the grid, per hemisphere", Width: histWidthPx, Height: figHeightPx})
+		}
+		if len(m.Loss) > 0 {
+			ms.Figures = append(ms.Figures, Figure{File: prefix + "_loss.png", Caption: "Loss per epoch", Width: histWidthPx, Height: figHeightPx})
 		}
 		s.Models = append(s.Models, ms)
 	}
@@ -160,6 +173,13 @@ func (in Input) check() error {
 			return fmt.Errorf("report: model %s: %d truth r values for %d validation r values", m.Name, len(m.TruthR), len(m.ValR))
 		}
 		seen[m.Name] = true
+		for _, c := range m.Loss {
+			for j, v := range c.Values {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("report: model %s: loss curve %q has %v at epoch %d", m.Name, c.Name, v, j+1)
+				}
+			}
+		}
 		for _, hc := range m.AlphaCounts {
 			if len(hc.Counts) != len(m.Alphas) {
 				return fmt.Errorf("report: model %s: %s alpha counts has %d values for %d alphas", m.Name, hc.Hemi, len(hc.Counts), len(m.Alphas))
@@ -235,6 +255,8 @@ func Write(dir string, in Input) (*Summary, error) {
 				draw = func() ([]byte, error) { return roiFigure(m, in.Simulated) }
 			case strings.HasSuffix(f.File, "_r_hist.png"):
 				draw = func() ([]byte, error) { return rHistogram(m) }
+			case strings.HasSuffix(f.File, "_loss.png"):
+				draw = func() ([]byte, error) { return lossFigure(m) }
 			default:
 				draw = func() ([]byte, error) { return alphaFigure(m) }
 			}

@@ -41,6 +41,7 @@ func syntheticInput() Input {
 				ValR:   []float32{0.5, 0.25},
 				TruthR: []float32{0.75, 0.25},
 				ROIs:   []ROI{{Hemi: "lh", Class: "all", Name: "all", Vertices: 2, ValR: 0.375, MeasR: 0.2, CeilingR: 0.4, Fraction: 0.5}},
+				Loss:   []Curve{{"train", []float64{1, 0.5, 0.25}}, {"val", []float64{1.5, 0.75, 0.625}}},
 			},
 		},
 	}
@@ -63,8 +64,8 @@ func TestSummariseNumbers(t *testing.T) {
 	if math.Abs(a.EarlyFraction-13.0/23) > 1e-15 {
 		t.Errorf("model a V1–V3 fraction %v, want 13/23", a.EarlyFraction)
 	}
-	if b.ValMedianR != 0.375 || b.EarlyFraction != 0 || len(b.Figures) != 2 || len(a.Figures) != 3 {
-		t.Errorf("model b: median %v fraction %v, %d figures (a: %d), want 0.375, 0, 2 (3)", b.ValMedianR, b.EarlyFraction, len(b.Figures), len(a.Figures))
+	if b.ValMedianR != 0.375 || b.EarlyFraction != 0 || len(b.Figures) != 3 || len(a.Figures) != 3 {
+		t.Errorf("model b: median %v fraction %v, %d figures (a: %d), want 0.375, 0, 3 (3)", b.ValMedianR, b.EarlyFraction, len(b.Figures), len(a.Figures))
 	}
 }
 
@@ -78,6 +79,7 @@ func TestSummariseErrors(t *testing.T) {
 		{"duplicate", func(in *Input) { in.Models[1].Name = in.Models[0].Name }, "appears twice"},
 		{"truth length", func(in *Input) { in.Models[0].TruthR = in.Models[0].TruthR[:2] }, "2 truth r values for 5"},
 		{"alpha counts", func(in *Input) { in.Models[0].AlphaCounts[1].Counts = []int{1} }, "rh alpha counts has 1 values for 3 alphas"},
+		{"loss", func(in *Input) { in.Models[1].Loss[1].Values[2] = math.Inf(1) }, `loss curve "val" has +Inf at epoch 3`},
 	} {
 		in := syntheticInput()
 		tc.edit(&in)
@@ -114,7 +116,7 @@ func TestWrite(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"m01_roi.png", "m01_r_hist.png", "m01_alphas.png", "m02_roi.png", "m02_r_hist.png"}
+	want := []string{"m01_roi.png", "m01_r_hist.png", "m01_alphas.png", "m02_roi.png", "m02_r_hist.png", "m02_loss.png"}
 	if strings.Join(figures, " ") != strings.Join(want, " ") {
 		t.Errorf("figures %v, want %v", figures, want)
 	}
