@@ -192,3 +192,38 @@ func lossFigure(m Model) ([]byte, error) {
 	p.Add(plotter.NewGrid())
 	return render(p, histWidthPx, figHeightPx)
 }
+
+// comparisonFigure draws one bar per model: the V1–V3 noise-ceiling fraction on simulated data, the
+// mean validation r otherwise.
+func comparisonFigure(s *Summary) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "models side by side"
+	v := make(plotter.Values, len(s.Models))
+	names := make([]string, len(s.Models))
+	for i, m := range s.Models {
+		names[i] = m.Name
+		if s.Simulated {
+			v[i] = m.EarlyFraction
+		} else {
+			v[i] = m.ValMeanR
+		}
+	}
+	if s.Simulated {
+		p.Y.Label.Text = "V1–V3 fraction of the noise ceiling"
+	} else {
+		p.Y.Label.Text = "mean validation r"
+	}
+	bars, err := plotter.NewBarChart(v, vg.Points(math.Max(6, math.Min(40, 300/float64(len(v))))))
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = hemiColor(2)
+	bars.LineStyle.Width = 0
+	p.Add(bars, plotter.NewGrid())
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
+	p.X.Tick.Label.Rotation = math.Pi / 8
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.Y.Min = math.Min(0, p.Y.Min)
+	return render(p, histWidthPx, figHeightPx)
+}

@@ -36,6 +36,7 @@ ceiling is the correlation of the noise-free truth with the measured responses.<
 {{range .Models}}<tr><td class="l"><a href="#{{.Name}}">{{.Name}}</a></td><td>{{printf "subj%02d" .Subject}}</td><td class="l">{{.Kind}}</td>
 <td class="l">{{.Features}}</td><td>{{.Vertices}}</td><td>{{f3 .ValMeanR}}</td><td>{{f3 .ValMedianR}}</td>{{if $.Simulated}}<td>{{f3 .TruthMeanR}}</td><td>{{pct .EarlyFraction}}</td>{{end}}</tr>
 {{end}}</table>
+{{with .Comparison}}<figure><img src="{{.File}}" width="{{.Width}}" height="{{.Height}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}
 {{range .Models}}
 <h2 id="{{.Name}}">{{.Name}}</h2>
 <p>{{printf "subj%02d" .Subject}}, {{.Kind}} on <code>{{.Features}}</code>{{if .Created}}, trained {{.Created}}{{end}}.</p>

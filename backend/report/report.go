@@ -76,10 +76,12 @@ type ROI struct {
 
 // Summary is report.json.
 type Summary struct {
-	Title     string         `json:"title"`
-	Dataset   string         `json:"dataset"`
-	Simulated bool           `json:"simulated"`
-	Models    []ModelSummary `json:"models"`
+	Title     string `json:"title"`
+	Dataset   string `json:"dataset"`
+	Simulated bool   `json:"simulated"`
+	// Comparison is the figure of all models side by side (nil without models).
+	Comparison *Figure        `json:"comparison,omitempty"`
+	Models     []ModelSummary `json:"models"`
 }
 
 // ModelSummary is one model's numbers and the figures drawn for it (file names inside the report
@@ -126,6 +128,13 @@ func Summarise(in Input) (*Summary, error) {
 		return nil, err
 	}
 	s := &Summary{Title: in.Title, Dataset: in.Dataset, Simulated: in.Simulated}
+	if len(in.Models) > 0 {
+		caption := "Mean validation r of every model (all vertices)"
+		if in.Simulated {
+			caption = "Fraction of the noise ceiling reached in V1–V3 by every model (test images)"
+		}
+		s.Comparison = &Figure{File: "comparison.png", Caption: caption, Width: histWidthPx, Height: figHeightPx}
+	}
 	for i, m := range in.Models {
 		ms := ModelSummary{Name: m.Name, Subject: m.Subject, Kind: m.Kind, Features: m.Features,
 			ROIs: slices.Clone(m.ROIs), Alphas: m.Alphas, AlphaCounts: m.AlphaCounts, Loss: m.Loss}
@@ -267,6 +276,15 @@ func Write(dir string, in Input) (*Summary, error) {
 			if err := writeFile(dir, f.File, png); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if s.Comparison != nil {
+		png, err := comparisonFigure(s)
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: %w", s.Comparison.File, err)
+		}
+		if err := writeFile(dir, s.Comparison.File, png); err != nil {
+			return nil, err
 		}
 	}
 	js, err := json.MarshalIndent(s, "", "  ")

@@ -116,7 +116,20 @@ func TestWrite(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"m01_roi.png", "m01_r_hist.png", "m01_alphas.png", "m02_roi.png", "m02_r_hist.png", "m02_loss.png"}
+	if s.Comparison == nil {
+		t.Fatal("no comparison figure")
+	}
+	figures = append(figures, s.Comparison.File)
+	fh, err := os.Open(filepath.Join(dir, s.Comparison.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(fh)
+	fh.Close()
+	if err != nil || img.Bounds().Dx() != s.Comparison.Width || img.Bounds().Dy() != s.Comparison.Height {
+		t.Errorf("comparison.png: %v, err %v", img.Bounds(), err)
+	}
+	want := []string{"m01_roi.png", "m01_r_hist.png", "m01_alphas.png", "m02_roi.png", "m02_r_hist.png", "m02_loss.png", "comparison.png"}
 	if strings.Join(figures, " ") != strings.Join(want, " ") {
 		t.Errorf("figures %v, want %v", figures, want)
 	}
