@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -200,8 +201,16 @@ func comparisonFigure(s *Summary) ([]byte, error) {
 	p.Title.Text = "models side by side"
 	v := make(plotter.Values, len(s.Models))
 	names := make([]string, len(s.Models))
+	feats := map[string]bool{}
+	for _, m := range s.Models {
+		feats[m.Features] = true
+	}
 	for i, m := range s.Models {
-		names[i] = m.Name
+		// Short labels: the subject and kind, and the feature set's first word when there are several.
+		names[i] = fmt.Sprintf("subj%02d %s", m.Subject, m.Kind)
+		if len(feats) > 1 {
+			names[i] += " " + strings.SplitN(m.Features, "-", 2)[0]
+		}
 		if s.Simulated {
 			v[i] = m.EarlyFraction
 		} else {
@@ -222,7 +231,7 @@ func comparisonFigure(s *Summary) ([]byte, error) {
 	p.Add(bars, plotter.NewGrid())
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
-	p.X.Tick.Label.Rotation = math.Pi / 8
+	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.Y.Min = math.Min(0, p.Y.Min)
 	return render(p, histWidthPx, figHeightPx)
