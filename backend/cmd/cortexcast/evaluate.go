@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,7 +24,8 @@ import (
 
 func runEvaluate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "evaluate", "[flags]",
-		"Score every stored model of the selected subjects (all kinds and feature sets, side by side). On the\n"+
+		"Score every stored model of the selected subjects (all kinds and feature sets side by side; --extractor\n"+
+			"keeps one feature set). On the\n"+
 			"held-out validation images (the 10% not used for fitting): Pearson r per vertex between predicted and\n"+
 			"measured responses, summarised per ROI. On a simulated dataset also on the test images against the ground\n"+
 			"truth: r with the noise-free truth, and the fraction of the noise ceiling reached (mean r with the measured\n"+
@@ -37,6 +39,13 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("evaluate: unexpected argument %q", fs.Arg(0))
 	}
+	// Every feature set is evaluated unless --extractor is given.
+	o.Extractor = ""
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "extractor" {
+			o.Extractor = f.Value.String()
+		}
+	})
 	return evaluateAndReport(ctx, e, *o, *out, *reportDir)
 }
 
@@ -115,8 +124,8 @@ func extractorsByID() (map[string]features.Extractor, error) {
 	return out, nil
 }
 
-// evaluate scores every stored model of the selected subjects, and returns the scores and the
-// input of the HTML report.
+// evaluate scores every stored model of the selected subjects (only those on o.Extractor's features
+// when it is set), and returns the scores and the input of the HTML report.
 func evaluate(ctx context.Context, e *env, o trainOptions) (*evalReport, *report.Input, error) {
 	be, err := compute.Open(compute.Resolve(o.Backend), e.log)
 	if err != nil {
@@ -138,6 +147,14 @@ func evaluate(ctx context.Context, e *env, o trainOptions) (*evalReport, *report
 	if err != nil {
 		return nil, nil, err
 	}
+	onlyFeatures := ""
+	if o.Extractor != "" {
+		ext, err := features.New(o.Extractor)
+		if err != nil {
+			return nil, nil, err
+		}
+		onlyFeatures = ext.ID()
+	}
 	marker, _ := simulate.ReadMarker(o.Data)
 	rep := &evalReport{Dataset: o.Data, Simulated: marker != nil && marker.Simulated}
 	in := &report.Input{Title: "cortexcast evaluation", Dataset: o.Data, Simulated: rep.Simulated}
@@ -151,7 +168,7 @@ func evaluate(ctx context.Context, e *env, o trainOptions) (*evalReport, *report
 			return nil, nil, err
 		}
 		for _, mf := range stored {
-			if mf.Subject != s {
+			if mf.Subject != s || (onlyFeatures != "" && mf.Features != onlyFeatures) {
 				continue
 			}
 			ext, ok := exts[mf.Features]

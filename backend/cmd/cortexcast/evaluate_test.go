@@ -108,6 +108,19 @@ func TestEvaluateCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "subj01_ridge-kfold_") {
 		t.Errorf("evaluate output lacks the ridge-kfold model:\n%s", out)
 	}
+	// --extractor keeps the models of one feature set; the tiny store has only gabor ones.
+	if err := run(context.Background(), e, []string{"evaluate", "--data", o.Data, "--cache", o.Cache, "--models", o.Models,
+		"--report", filepath.Join(t.TempDir(), "r2"), "--out", jsonOut, "--extractor", "gabor"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Models) != 3 {
+		t.Errorf("evaluate --extractor gabor: %d models, err %v", len(rep.Models), err)
+	}
 	empty := filepath.Join(t.TempDir(), "none")
 	err = run(context.Background(), e, []string{"evaluate", "--data", o.Data, "--cache", o.Cache, "--models", empty})
 	if err == nil || !strings.Contains(err.Error(), "no model for subjects [1]") || !strings.Contains(err.Error(), empty) {

@@ -560,5 +560,6 @@ func runSweep(ctx context.Context, e *env, base trainOptions, runs []trainOption
 			return fmt.Errorf("sweep run %d (%s, %s): %w", i+1, o.kind(), o.Extractor, err)
 		}
 	}
+	base.Extractor = "" // every feature set of the sweep
 	return evaluateAndReport(ctx, e, base, "", reportDir)
 }
