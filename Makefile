@@ -81,7 +81,7 @@ test: vet wasm unit fuzz
 # features, mesh bundles (sizes and parse time), Pearson r and the viewer's camera change.
 bench: build
 	$(BUILDENV) $(GO) run $(if $(GOTAGS),-tags "$(GOTAGS)") ./backend/cmd/ccbench
-	$(GO) test -run '^$$' -bench 'Gabor|DecodeBundle|PearsonColumns|CameraChange' -benchtime 3x \
+	$(GO) test -run '^$$' -bench 'Gabor|DecodeBundle|PearsonColumns|CameraChange|Frame1280x720' -benchtime 3x \
 	  ./backend/features/ ./meshes/ ./backend/metrics/ ./viewer/render/
 
 # meshes downloads nilearn's fsaverage5 files into the user cache (pinned SHA-256), only when
