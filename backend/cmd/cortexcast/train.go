@@ -500,8 +500,9 @@ func parseSweepConfig(body []byte, base trainOptions) ([]trainOptions, error) {
 	}
 	var runs []trainOptions
 	for _, x := range exts {
-		if !slices.Contains(features.Names(), x) {
-			return nil, fmt.Errorf("extractor %q, want one of %s", x, strings.Join(features.Names(), ", "))
+		// Any name features.New accepts, ONNX files (NAME:FILE) included.
+		if _, err := features.New(x); err != nil {
+			return nil, fmt.Errorf("sweep extractor %q: %w", x, err)
 		}
 		for i, m := range cfg.Models {
 			o := base
