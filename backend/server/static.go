@@ -86,4 +86,3 @@ func (c *webCache) get(path string) (*webFile, error) {
 	c.files[path] = f
 	return f, nil
 }
-
