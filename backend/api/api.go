@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // ProtocolVersion is the version of the websocket protocol. Every control message carries it;
@@ -19,9 +20,9 @@ import (
 const ProtocolVersion = 1
 
 // Message types. Client → server: hello, images, predict_dataset, measured, correlation,
-// roi_summary, train_start, train_cancel (uploaded images travel as binary "image" frames).
-// Server → client: welcome, images, vertices (binary), map (binary), roi_summary, progress,
-// train_finish, error.
+// roi_summary, train_start, train_cancel, models, delete_model (uploaded images travel as
+// binary "image" frames). Server → client: welcome, images, vertices (binary), map (binary),
+// roi_summary, progress, train_finish, models, model_deleted, error.
 const (
 	TypeHello          = "hello"
 	TypeWelcome        = "welcome"
@@ -38,6 +39,11 @@ const (
 	TypeTrainStart     = "train_start"
 	TypeTrainCancel    = "train_cancel"
 	TypeTrainFinish    = "train_finish"
+	// TypeModels asks for the stored models and answers with them.
+	TypeModels = "models"
+	// TypeDeleteModel deletes a stored model (needs the token); TypeModelDeleted answers it.
+	TypeDeleteModel  = "delete_model"
+	TypeModelDeleted = "model_deleted"
 )
 
 // Map kinds carried in FrameHeader.MapKind.
@@ -75,6 +81,11 @@ const (
 	CodeUnavailable = "unavailable"
 	// CodeCancelled ends a training job that was cancelled.
 	CodeCancelled = "cancelled"
+	// CodeUnknownModel answers a request naming a model the store does not hold; the message
+	// lists the models it holds.
+	CodeUnknownModel = "unknown_model"
+	// CodeInUse refuses to delete a model the server is serving.
+	CodeInUse = "in_use"
 )
 
 // Message is a JSON control message. Type selects which of the optional fields mean something.
@@ -100,7 +111,11 @@ type Message struct {
 	Ref string `json:"ref,omitempty"`
 	// train_start: the subjects to train.
 	Subjects []int `json:"subjects,omitempty"`
+	// delete_model, model_deleted: the model's name (as listed by models).
+	Model string `json:"model,omitempty"`
 
+	// models (answer)
+	Models []ModelInfo `json:"models,omitempty"`
 	// images (answer)
 	Images []DatasetImage `json:"images,omitempty"`
 	// roi_summary (answer)
@@ -134,6 +149,19 @@ type Welcome struct {
 	// and roi_summary; Training says it runs training jobs.
 	DatasetImages bool `json:"dataset_images"`
 	Training      bool `json:"training"`
+	// ModelStore says the server answers models and delete_model.
+	ModelStore bool `json:"model_store"`
+}
+
+// ModelInfo describes one stored model, as listed by the models message.
+type ModelInfo struct {
+	Name     string    `json:"name"` // the model's directory name in the store
+	Subject  int       `json:"subject"`
+	Kind     string    `json:"kind"`     // "ridge", "ridge-kfold", "baseline"
+	Features string    `json:"features"` // the feature extractor ID it was trained on
+	Created  time.Time `json:"created"`
+	// Served says the server is serving this model for its subject; it cannot be deleted.
+	Served bool `json:"served"`
 }
 
 // DatasetImage is one image of a subject's dataset, as listed by the images message.

@@ -3,10 +3,10 @@
 // cortical response with the loaded encoding model — micro-batching the requests of all
 // viewers — and sends back one float32 map per hemisphere in challenge-vertex space. It also
 // streams measured and correlation maps, per-ROI summaries, dataset thumbnails and training
-// jobs (behind a token), and exports Prometheus metrics at /metrics.
+// jobs and model deletion (behind a token), lists the stored models, and exports Prometheus metrics at /metrics.
 //
 // The server knows nothing of features, models or the dataset layout: the CLI hands it a
-// Predictor (or BatchPredictor), a Source and a JobRunner.
+// Predictor (or BatchPredictor), a Source, a JobRunner and a ModelStore.
 package server
 
 import (
@@ -104,6 +104,9 @@ type Config struct {
 	Source Source
 	// Train runs training jobs; nil answers train_start with unavailable.
 	Train JobRunner
+	// Store lists and deletes stored models; when nil and Source implements ModelStore, Source
+	// is used; with neither, models and delete_model are answered with unavailable.
+	Store ModelStore
 	// Token unlocks state-changing messages; empty means New generates a random one
 	// (Server.Token tells it).
 	Token     string
@@ -147,6 +150,7 @@ type Server struct {
 	metrics  *metricsSet
 	batch    *batcher
 	thumbs   *thumbCache
+	store    ModelStore // nil: no model store
 
 	// ctx is cancelled by Close: it stops the batcher and running jobs.
 	ctx    context.Context
@@ -224,6 +228,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, sub := range cfg.Subjects {
 		s.subjects[sub.ID] = sub
+	}
+	s.store = cfg.Store
+	if ms, ok := cfg.Source.(ModelStore); ok && s.store == nil {
+		s.store = ms
 	}
 	pb := cfg.PredictBatch
 	if pb == nil {

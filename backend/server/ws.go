@@ -205,6 +205,30 @@ func (c *conn) handleText(ctx context.Context, data []byte) {
 			return
 		}
 		c.s.cancelJob(c, m)
+	case api.TypeModels, api.TypeDeleteModel:
+		if m.Type == api.TypeDeleteModel && c.forbidden(m) {
+			return
+		}
+		if !c.allow(m.ID) {
+			return
+		}
+		if c.s.store == nil {
+			c.sendError(m.ID, api.CodeUnavailable, "this server has no model store")
+			return
+		}
+		if m.Type == api.TypeDeleteModel && (m.Model == "" || len(m.Model) > maxModelName) {
+			c.sendError(m.ID, api.CodeBadMessage, fmt.Sprintf("delete_model needs a model name of 1 to %d bytes, got %d", maxModelName, len(m.Model)))
+			return
+		}
+		f := func() { c.listModels(m) }
+		if m.Type == api.TypeDeleteModel {
+			f = func() { c.deleteModel(m) }
+		}
+		select {
+		case c.aux <- f:
+		default:
+			c.sendError(m.ID, api.CodeBusy, "too many requests waiting on this connection")
+		}
 	default:
 		c.sendError(m.ID, api.CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type))
 	}
@@ -277,6 +301,7 @@ func (c *conn) welcome() {
 		Authorized:    c.authorized,
 		DatasetImages: cfg.Source != nil,
 		Training:      cfg.Train != nil,
+		ModelStore:    c.s.store != nil,
 	}})
 	for _, sub := range cfg.Subjects {
 		for hi, hemi := range []string{"lh", "rh"} {

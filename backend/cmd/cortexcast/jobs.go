@@ -7,10 +7,15 @@ import (
 	"image"
 	"io"
 	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"cortexcast/backend/algonauts"
+	"cortexcast/backend/api"
 	"cortexcast/backend/encoding"
 	"cortexcast/backend/features"
 	"cortexcast/backend/imageio"
@@ -318,4 +323,58 @@ func trainJob(e *env, o trainOptions, ext features.Extractor, d *dataSource, mod
 		progress("serving the new models", total, total)
 		return nil
 	}
+}
+
+// modelStore is the server's ModelStore over the model store directory: the served model of a
+// subject is its ridge model on the served extractor's features (where serve loads it from).
+type modelStore struct {
+	root        string
+	extractorID string
+	models      *servedModels
+	log         *slog.Logger
+}
+
+// served reports whether the model named name is the one loaded for its subject. The caller
+// holds models.mu.
+func (s *modelStore) served(mf encoding.Manifest) bool {
+	_, ok := s.models.models[mf.Subject]
+	return ok && mf.Name == filepath.Base(modelDir(s.root, mf.Subject, s.extractorID))
+}
+
+// Models lists the store; models whose manifest cannot be read are logged and left out.
+func (s *modelStore) Models() ([]api.ModelInfo, error) {
+	mfs, err := encoding.List(s.root)
+	if err != nil {
+		if len(mfs) == 0 {
+			return nil, err
+		}
+		s.log.Warn("some stored models could not be read", "store", s.root, "err", err)
+	}
+	s.models.mu.RLock()
+	defer s.models.mu.RUnlock()
+	out := make([]api.ModelInfo, len(mfs))
+	for i, mf := range mfs {
+		out[i] = api.ModelInfo{Name: mf.Name, Subject: mf.Subject, Kind: mf.Kind, Features: mf.Features,
+			Created: mf.Created, Served: s.served(mf)}
+	}
+	return out, nil
+}
+
+// DeleteModel removes the model name from the store unless it is served. The served models
+// cannot change while it runs.
+func (s *modelStore) DeleteModel(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return fmt.Errorf("%q is not a model name: %w", name, server.ErrNotFound)
+	}
+	mfs, _ := encoding.List(s.root)
+	i := slices.IndexFunc(mfs, func(mf encoding.Manifest) bool { return mf.Name == name })
+	if i < 0 {
+		return fmt.Errorf("no model %q in %s: %w", name, s.root, server.ErrNotFound)
+	}
+	s.models.mu.RLock()
+	defer s.models.mu.RUnlock()
+	if s.served(mfs[i]) {
+		return fmt.Errorf("model %q is served for subject %d: %w", name, mfs[i].Subject, server.ErrInUse)
+	}
+	return encoding.Remove(filepath.Join(s.root, name))
 }

@@ -42,7 +42,7 @@ func serveFlags(fs *flag.FlagSet) *serveOptions {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; anything but a loopback address makes the server reachable from other machines")
 	fs.StringVar(&o.web, "web", "", "directory with the built page (index.html, wasm_exec.js, cortexcast.wasm); default build/web beside the binary or the working directory")
 	fs.StringVar(&o.meshes, "meshes", "", "directory holding fsaverage5/ (default: $"+meshes.EnvMeshes+", ../shared/data, the user cache)")
-	fs.StringVar(&o.token, "token", "", "token that unlocks state-changing requests (training jobs); default: a random one, printed at start-up")
+	fs.StringVar(&o.token, "token", "", "token that unlocks state-changing requests (training jobs, deleting models); default: a random one, printed at start-up")
 	fs.StringVar(&o.origins, "allow-origin", "", "comma-separated extra origins allowed to open the websocket, e.g. https://demo.example")
 	return o
 }
@@ -127,6 +127,7 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	srv, err := server.New(server.Config{
 		WebDir: web, MeshName: bundle.Name, MeshBundle: enc.Bytes(), MeshVertices: bundle.Hemis[0].NumVertices,
 		Subjects: subjects, PredictBatch: batchPredictor(ext, models), Source: src, Train: trainJob(e, o, ext, src, models),
+		Store: &modelStore{root: o.Models, extractorID: ext.ID(), models: models, log: e.log},
 		Token: so.token, Model: "ridge", Features: ext.ID(),
 		Dataset: o.Data, Simulated: marker != nil && marker.Simulated, AllowedOrigins: splitList(so.origins), Log: e.log,
 	})
@@ -140,7 +141,7 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	}
 	return srv.ListenAndServe(ctx, so.addr, func(a net.Addr) {
 		fmt.Fprintf(e.stdout, "cortexcast is serving the viewer at http://%s/ (Ctrl-C to stop)\n", a)
-		fmt.Fprintf(e.stdout, "token: %s (unlocks training jobs over the websocket)\n", srv.Token())
+		fmt.Fprintf(e.stdout, "token: %s (unlocks training jobs and model deletion over the websocket)\n", srv.Token())
 		if so.ready != nil {
 			so.ready(a)
 		}
