@@ -78,7 +78,8 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 		}
 	}
 	f.srv, err = server.New(server.Config{WebDir: web, MeshName: "fsaverage5", Subjects: []server.Subject{ss},
-		PredictBatch: batchPredictor(ext, f.models), Source: f.src, Train: trainJob(e, o, ext, f.src, f.models), Token: "tok"})
+		PredictBatch: batchPredictor(ext, f.models), Source: f.src, Train: trainJob(e, o, ext, f.src, f.models), Token: "tok",
+		Store: &modelStore{root: o.Models, extractorID: ext.ID(), models: f.models, log: e.log}})
 	if err != nil {
 		t.Fatal(err)
 	}

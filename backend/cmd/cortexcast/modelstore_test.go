@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"cortexcast/backend/api"
 	"cortexcast/backend/encoding"
 	"cortexcast/backend/server"
 )
@@ -74,5 +76,54 @@ func TestModelStore(t *testing.T) {
 	// The baseline model of the served subject is not the served one: it can go.
 	if err := st.DeleteModel("subj01_baseline_feat-v1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServedModelStore: over the real server's websocket, models lists the served model, a
+// deletion of it is refused with in_use while predictions go on, and another stored model is
+// deleted from the store.
+func TestServedModelStore(t *testing.T) {
+	f := newJobsFixture(t)
+	other := kindDir(f.o.Models, 1, encoding.KindBaseline, "feat-v1")
+	saveSmallModel(t, other, 1, encoding.KindBaseline, nil, []float32{1, 10})
+	ws := f.dial(t)
+	wsSend(t, ws, api.Message{Type: api.TypeHello, Token: "tok"})
+	if w := wsNext(t, ws, api.TypeWelcome, 5*time.Second); !w.Welcome.ModelStore || !w.Welcome.Authorized {
+		t.Fatalf("welcome %+v", w.Welcome)
+	}
+	wsSend(t, ws, api.Message{Type: api.TypeModels, ID: "l"})
+	served := filepath.Base(modelDir(f.o.Models, 1, f.ext.ID()))
+	got := ""
+	for _, m := range wsNext(t, ws, api.TypeModels, 5*time.Second).Models {
+		got += fmt.Sprintf("%s/%v ", m.Name, m.Served)
+	}
+	if want := filepath.Base(other) + "/false " + served + "/true "; got != want {
+		t.Fatalf("models %q, want %q", got, want)
+	}
+	wsSend(t, ws, api.Message{Type: api.TypeDeleteModel, ID: "d1", Model: served})
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m api.Message
+		if err := ws.ReadJSON(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == api.TypeError {
+			if m.ID != "d1" || m.Code != api.CodeInUse {
+				t.Fatalf("error %+v, want in_use for d1", m)
+			}
+			break
+		}
+	}
+	wsSend(t, ws, api.Message{Type: api.TypePredictDataset, ID: "p", Subject: 1, Split: "test", Index: 1})
+	if kind, _ := wsMaps(t, ws, "p"); kind != api.MapPredicted {
+		t.Fatalf("map kind %q", kind)
+	}
+	wsSend(t, ws, api.Message{Type: api.TypeDeleteModel, ID: "d2", Model: filepath.Base(other)})
+	if m := wsNext(t, ws, api.TypeModelDeleted, 5*time.Second); m.ID != "d2" || m.Model != filepath.Base(other) {
+		t.Fatalf("model_deleted %+v", m)
+	}
+	mfs, err := encoding.List(f.o.Models)
+	if err != nil || len(mfs) != 1 || mfs[0].Name != served {
+		t.Fatalf("store after deleting: %v %v", mfs, err)
 	}
 }
