@@ -1,0 +1,333 @@
+package nn
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"cortexcast/backend/compute"
+)
+
+func openBackend(t *testing.T) *compute.Backend {
+	t.Helper()
+	b, err := compute.Open("go", nil)
+	if err != nil {
+		t.Fatalf("open backend: %v", err)
+	}
+	return b
+}
+
+// synthetic returns n×p features X ~ N(0,1), the noise-free responses X·W with W ~ N(0, 1/p), and
+// those responses plus N(0, noise²) noise.
+// W comes from seed alone and X from seed and rows, so different rows share W.
+func synthetic(n, p, v int, noise float64, seed, rows uint64) (x, truth, y []float32) {
+	wrng := rand.New(rand.NewPCG(seed, 7))
+	w := make([]float64, p*v)
+	for i := range w {
+		w[i] = wrng.NormFloat64() / math.Sqrt(float64(p))
+	}
+	rng := rand.New(rand.NewPCG(seed, rows))
+	x = make([]float32, n*p)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	truth = make([]float32, n*v)
+	y = make([]float32, n*v)
+	for r := 0; r < n; r++ {
+		for c := 0; c < v; c++ {
+			var s float64
+			for k := 0; k < p; k++ {
+				s += float64(x[r*p+k]) * w[k*v+c]
+			}
+			truth[r*v+c] = float32(s)
+			y[r*v+c] = float32(s + noise*rng.NormFloat64())
+		}
+	}
+	return x, truth, y
+}
+
+// meanR is the mean over columns of the Pearson correlation of a and b (n×v).
+func meanR(a, b []float32, n, v int) float64 {
+	var total float64
+	for c := 0; c < v; c++ {
+		var sa, sb float64
+		for r := 0; r < n; r++ {
+			sa += float64(a[r*v+c])
+			sb += float64(b[r*v+c])
+		}
+		ma, mb := sa/float64(n), sb/float64(n)
+		var sab, saa, sbb float64
+		for r := 0; r < n; r++ {
+			da, db := float64(a[r*v+c])-ma, float64(b[r*v+c])-mb
+			sab += da * db
+			saa += da * da
+			sbb += db * db
+		}
+		total += sab / math.Sqrt(saa*sbb)
+	}
+	return total / float64(v)
+}
+
+// labels30 assigns 30 vertices to ROIs 1–3 and the rest (0), interleaved so that the ROI model's
+// column permutation is exercised.
+func labels30() []int32 {
+	l := make([]int32, 30)
+	for i := range l {
+		l[i] = int32(i % 4)
+	}
+	return l
+}
+
+func fastConfig(kind string) Config {
+	cfg := DefaultConfig()
+	cfg.Kind = kind
+	cfg.LR = 1e-2
+	cfg.Epochs = 8
+	cfg.BatchSize = 32
+	cfg.StepEvery = 4
+	cfg.Hidden = 16
+	cfg.Blocks = 2
+	cfg.Patience = 0
+	return cfg
+}
+
+func TestLossDecreases(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 200, 16, 30
+	x, _, y := synthetic(n, p, v, 0.3, 1, 0)
+	dropout := fastConfig(KindDNN)
+	dropout.Dropout = 0.1
+	dropout.Residual = true
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"simple", fastConfig(KindSimple)},
+		{"dnn", fastConfig(KindDNN)},
+		{"dnn-dropout-residual", dropout},
+		{"roi", fastConfig(KindROI)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			m, err := Train(context.Background(), b, tc.cfg, x, n, p, y, v, labels30(), func(epoch int, tr, va float64) {
+				calls++
+				if epoch != calls {
+					t.Errorf("progress epoch %d at call %d", epoch, calls)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if calls != tc.cfg.Epochs || len(m.TrainLoss) != tc.cfg.Epochs || len(m.ValLoss) != tc.cfg.Epochs {
+				t.Fatalf("%d progress calls, %d train and %d val losses; want %d each", calls, len(m.TrainLoss), len(m.ValLoss), tc.cfg.Epochs)
+			}
+			first, last := m.TrainLoss[0], m.TrainLoss[len(m.TrainLoss)-1]
+			if !(last < 0.7*first) {
+				t.Errorf("train loss %v: last %.4g not below 0.7 × first %.4g", m.TrainLoss, last, first)
+			}
+			if !(m.ValLoss[len(m.ValLoss)-1] < m.ValLoss[0]) {
+				t.Errorf("validation loss did not decrease: %v", m.ValLoss)
+			}
+			t.Logf("train %v val %v", m.TrainLoss, m.ValLoss)
+		})
+	}
+}
+
+// TestRecoversTruth trains on low-noise data and checks the prediction of new data against the
+// noise-free truth; the ROI model's labels interleave, so its column permutation must be right.
+func TestRecoversTruth(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 200, 16, 30
+	x, _, y := synthetic(n, p, v, 0.1, 2, 0)
+	xt, truth, _ := synthetic(100, p, v, 0, 2, 1) // same W, new rows
+	for _, kind := range []string{KindSimple, KindROI} {
+		cfg := fastConfig(kind)
+		cfg.Epochs = 15
+		m, err := Train(context.Background(), b, cfg, x, n, p, y, v, labels30(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred, err := m.Predict(xt, 100)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := meanR(pred, truth, 100, v); !(r > 0.9) {
+			t.Errorf("%s: mean r with the truth %.4f, want > 0.9", kind, r)
+		} else {
+			t.Logf("%s: mean r with the truth %.4f", kind, r)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 100, 8, 6
+	x, _, y := synthetic(n, p, v, 0.3, 3, 0)
+	cfg := fastConfig(KindDNN)
+	cfg.Dropout = 0.2
+	cfg.Epochs = 3
+	run := func() *Model {
+		m, err := Train(context.Background(), b, cfg, x, n, p, y, v, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		return m
+	}
+	a, c := run(), run()
+	if !slices.Equal(a.TrainLoss, c.TrainLoss) || !slices.Equal(a.ValLoss, c.ValLoss) {
+		t.Fatalf("losses differ: %v/%v vs %v/%v", a.TrainLoss, a.ValLoss, c.TrainLoss, c.ValLoss)
+	}
+	for i := range a.Params {
+		if !slices.Equal(a.Params[i].Data, c.Params[i].Data) {
+			t.Fatalf("parameter %s differs between two runs", a.Params[i].Name)
+		}
+	}
+	cfg.Seed++
+	d, err := Train(context.Background(), b, cfg, x, n, p, y, v, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if slices.Equal(a.Params[0].Data, d.Params[0].Data) {
+		t.Fatal("another seed gave the same initial layer")
+	}
+}
+
+// TestEarlyStopping checks that training stops after Patience epochs without improvement and
+// keeps the best epoch's weights: the kept model's validation loss, recomputed, is the minimum.
+func TestEarlyStopping(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 40, 16, 5
+	x, _, y := synthetic(n, p, v, 2, 4, 0) // few rows, much noise: overfits quickly
+	cfg := fastConfig(KindSimple)
+	cfg.LR = 0.05
+	cfg.Epochs = 60
+	cfg.Patience = 3
+	cfg.ValFraction = 0.25
+	m, err := Train(context.Background(), b, cfg, x, n, p, y, v, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if len(m.ValLoss) == cfg.Epochs {
+		t.Fatalf("no early stop in %d epochs: %v", cfg.Epochs, m.ValLoss)
+	}
+	best := slices.Index(m.ValLoss, slices.Min(m.ValLoss)) + 1
+	if m.BestEpoch != best || len(m.ValLoss) != best+cfg.Patience {
+		t.Fatalf("best epoch %d (want %d), stopped after %d epochs (want %d)", m.BestEpoch, best, len(m.ValLoss), best+cfg.Patience)
+	}
+	// Recompute the validation loss of the kept weights on the same split.
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream))
+	if _, err := newModel(cfg, p, v, nil, rng); err != nil {
+		t.Fatal(err)
+	}
+	perm := rng.Perm(n)
+	valIdx := perm[n-10:]
+	pred, err := m.Predict(gatherRows(nil, x, p, valIdx), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := meanSquared(pred, gatherRows(nil, y, v, valIdx), 0, v, v)
+	if want := m.ValLoss[best-1]; math.Abs(got-want) > 1e-6*want {
+		t.Fatalf("kept model's validation loss %.7g, want the best epoch's %.7g", got, want)
+	}
+}
+
+// TestGradientFiniteDifferences compares the graph's gradient of the training loss with central
+// differences of the loss graph, for a tiny simple model and a tiny dnn (batch norm in training mode).
+func TestGradientFiniteDifferences(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 6, 3, 2
+	x, _, y := synthetic(n, p, v, 0.5, 5, 0)
+	for _, kind := range []string{KindSimple, KindDNN} {
+		cfg := fastConfig(kind)
+		cfg.Hidden, cfg.Blocks = 4, 1
+		m, err := newModel(cfg, p, v, nil, rand.New(rand.NewPCG(9, 9)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Attach(b); err != nil {
+			t.Fatal(err)
+		}
+		args := func() []any {
+			a := []any{tensorOf(&param{Shape: []int{n, p}, Data: x}), tensorOf(&param{Shape: []int{n, v}, Data: y})}
+			for _, q := range slices.Concat(m.Params, m.Stats) {
+				a = append(a, tensorOf(q))
+			}
+			return a
+		}
+		lossAt := func() float64 {
+			out, err := m.exec.loss.Call(args()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := readScalar(out[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		out, err := m.exec.grad.Call(args()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range m.Params {
+			g := make([]float32, len(q.Data))
+			if err := readInto(g, out[1+i]); err != nil {
+				t.Fatal(err)
+			}
+			for j := range q.Data {
+				const h = 1e-3
+				orig := q.Data[j]
+				q.Data[j] = orig + h
+				up := lossAt()
+				q.Data[j] = orig - h
+				down := lossAt()
+				q.Data[j] = orig
+				fd := (up - down) / (2 * h)
+				if math.Abs(fd-float64(g[j])) > 3e-4+1e-2*math.Abs(fd) {
+					t.Errorf("%s: d loss / d %s[%d] = %.6g by autodiff, %.6g by central differences", kind, q.Name, j, g[j], fd)
+				}
+			}
+		}
+		m.Close()
+	}
+}
+
+func TestValidateAndShapes(t *testing.T) {
+	b := openBackend(t)
+	x, _, y := synthetic(10, 2, 3, 0, 6, 0)
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"kind", func(c *Config) { c.Kind = "conv" }},
+		{"lr", func(c *Config) { c.LR = 0 }},
+		{"dropout", func(c *Config) { c.Dropout = 1 }},
+		{"val", func(c *Config) { c.ValFraction = 1 }},
+		{"epochs", func(c *Config) { c.Epochs = 0 }},
+		{"gamma", func(c *Config) { c.StepGamma = 0 }},
+	} {
+		cfg := fastConfig(KindSimple)
+		tc.edit(&cfg)
+		if _, err := Train(context.Background(), b, cfg, x, 10, 2, y, 3, nil, nil); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	if _, err := Train(context.Background(), b, fastConfig(KindSimple), x[:5], 10, 2, y, 3, nil, nil); err == nil {
+		t.Error("short x: no error")
+	}
+	if _, err := Train(context.Background(), b, fastConfig(KindROI), x, 10, 2, y, 3, []int32{1}, nil); err == nil {
+		t.Error("roi with 1 label for 3 vertices: no error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Train(ctx, b, fastConfig(KindSimple), x, 10, 2, y, 3, nil, nil); err == nil {
+		t.Error("cancelled context: no error")
+	}
+}

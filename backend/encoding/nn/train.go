@@ -1,0 +1,313 @@
+package nn
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/gomlx/compute"
+)
+
+// seedStream is the PCG stream constant mixed with Config.Seed.
+const seedStream = 0x9e3779b97f4a7c15
+
+// gatherRows copies the rows idx of the n×w matrix src into a len(idx)×w matrix.
+func gatherRows(dst, src []float32, w int, idx []int) []float32 {
+	dst = dst[:0]
+	for _, r := range idx {
+		dst = append(dst, src[r*w:(r+1)*w]...)
+	}
+	return dst
+}
+
+// permuteColumns returns the n×v matrix y with its columns in the order of groups concatenated.
+func permuteColumns(y []float32, n, v int, groups [][]int) []float32 {
+	out := make([]float32, 0, n*v)
+	for r := 0; r < n; r++ {
+		row := y[r*v : (r+1)*v]
+		for _, g := range groups {
+			for _, c := range g {
+				out = append(out, row[c])
+			}
+		}
+	}
+	return out
+}
+
+// Train fits the model cfg describes to the n×p features x and n×v responses y (row-major) on
+// backend. roiLabels (length v; needed by the roi kind only) gives each vertex's ROI, 0 for none.
+// progress, when set, is called after every epoch with the 1-based epoch and its mean training
+// and validation losses (NaN without a validation split). Train stops early when ctx is done, with
+// ctx's error.
+func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32, n, p int, y []float32, v int,
+	roiLabels []int32, progress func(epoch int, trainLoss, valLoss float64)) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkData(x, n, p, y, v); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream))
+	m, err := newModel(cfg, p, v, roiLabels, rng)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Kind == KindROI {
+		y = permuteColumns(y, n, v, m.Groups)
+	}
+
+	perm := rng.Perm(n)
+	nVal := int(math.Round(cfg.ValFraction * float64(n)))
+	if cfg.ValFraction > 0 && nVal == 0 {
+		nVal = 1
+	}
+	trainIdx, valIdx := perm[:n-nVal], perm[n-nVal:]
+	if len(trainIdx) == 0 {
+		return nil, fmt.Errorf("%w: n=%d, val_fraction %g", errEmpty, n, cfg.ValFraction)
+	}
+	xVal := gatherRows(nil, x, p, valIdx)
+	yVal := gatherRows(nil, y, v, valIdx)
+
+	if err := m.build(backend); err != nil {
+		return nil, err
+	}
+	np := len(m.Params)
+	m1 := make([]*param, np)
+	m2 := make([]*param, np)
+	for i, q := range m.Params {
+		m1[i] = &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))}
+		m2[i] = &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))}
+	}
+
+	// The kept weights: a whole snapshot, or per-head for roi.
+	best := snapshot(m)
+	bestLoss := math.Inf(1)
+	var headBest []float64
+	if cfg.Kind == KindROI {
+		headBest = make([]float64, len(m.Groups))
+		for i := range headBest {
+			headBest[i] = math.Inf(1)
+		}
+	}
+	stale := 0
+	step := 0
+	var xb, yb []float32
+	for epoch := 0; epoch < cfg.Epochs; epoch++ {
+		lr := cfg.LR
+		if cfg.StepEvery > 0 {
+			lr *= math.Pow(cfg.StepGamma, float64(epoch/cfg.StepEvery))
+		}
+		rng.Shuffle(len(trainIdx), func(i, j int) { trainIdx[i], trainIdx[j] = trainIdx[j], trainIdx[i] })
+		var sum float64
+		for start := 0; start < len(trainIdx); start += cfg.BatchSize {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("nn: training stopped at epoch %d: %w", epoch+1, err)
+			}
+			idx := trainIdx[start:min(start+cfg.BatchSize, len(trainIdx))]
+			xb = gatherRows(xb, x, p, idx)
+			yb = gatherRows(yb, y, v, idx)
+			step++
+			loss, err := m.step(xb, yb, len(idx), lr, step, m1, m2, rng)
+			if err != nil {
+				return nil, fmt.Errorf("nn: epoch %d step %d: %w", epoch+1, step, err)
+			}
+			sum += loss * float64(len(idx))
+		}
+		trainLoss := sum / float64(len(trainIdx))
+		m.TrainLoss = append(m.TrainLoss, trainLoss)
+		valLoss := math.NaN()
+		improved := true
+		if nVal > 0 {
+			pred, err := m.predictGrouped(xVal, nVal)
+			if err != nil {
+				return nil, fmt.Errorf("nn: epoch %d validation: %w", epoch+1, err)
+			}
+			valLoss = meanSquared(pred, yVal, 0, v, v)
+			m.ValLoss = append(m.ValLoss, valLoss)
+			improved = false
+			if cfg.Kind == KindROI {
+				off := 0
+				for g, idx := range m.Groups {
+					hl := meanSquared(pred, yVal, off, off+len(idx), v)
+					if hl < headBest[g] {
+						headBest[g] = hl
+						improved = true
+						for _, k := range []int{2 * g, 2*g + 1} {
+							copy(best.Params[k].Data, m.Params[k].Data)
+						}
+					}
+					off += len(idx)
+				}
+			} else if valLoss < bestLoss {
+				bestLoss = valLoss
+				improved = true
+				best = snapshot(m)
+			}
+		} else {
+			best = snapshot(m)
+		}
+		if improved {
+			m.BestEpoch = epoch + 1
+			stale = 0
+		} else {
+			stale++
+		}
+		if progress != nil {
+			progress(epoch+1, trainLoss, valLoss)
+		}
+		if cfg.Patience > 0 && stale >= cfg.Patience {
+			break
+		}
+	}
+	m.Params, m.Stats = best.Params, best.Stats
+	return m, nil
+}
+
+// snapshot is a deep copy of a model's arrays.
+type snap struct{ Params, Stats []*param }
+
+func snapshot(m *Model) snap {
+	s := snap{Params: make([]*param, len(m.Params)), Stats: make([]*param, len(m.Stats))}
+	for i, q := range m.Params {
+		s.Params[i] = q.clone()
+	}
+	for i, q := range m.Stats {
+		s.Stats[i] = q.clone()
+	}
+	return s
+}
+
+// meanSquared is the mean squared difference of columns [c0, c1) of two row-major matrices of
+// width w.
+func meanSquared(a, b []float32, c0, c1, w int) float64 {
+	var s float64
+	rows := len(a) / w
+	for r := 0; r < rows; r++ {
+		for c := c0; c < c1; c++ {
+			d := float64(a[r*w+c]) - float64(b[r*w+c])
+			s += d * d
+		}
+	}
+	return s / float64(rows*(c1-c0))
+}
+
+// step runs one AdamW step on a batch of rows and returns the batch loss before the update.
+func (m *Model) step(xb, yb []float32, rows int, lr float64, t int, m1, m2 []*param, rng *rand.Rand) (float64, error) {
+	np, ns := len(m.Params), len(m.Stats)
+	args := make([]any, 0, 5+m.numMasks()+3*np+ns)
+	args = append(args,
+		tensorOf(&param{Shape: []int{rows, m.P}, Data: xb}),
+		tensorOf(&param{Shape: []int{rows, m.V}, Data: yb}),
+		scalar(lr/(1-math.Pow(adamBeta1, float64(t)))),
+		scalar(lr*m.Config.WeightDecay),
+		scalar(1/(1-math.Pow(adamBeta2, float64(t)))))
+	if k := m.numMasks(); k > 0 {
+		keep := 1 - m.Config.Dropout
+		for i := 0; i < k; i++ {
+			width := m.P
+			if i > 0 {
+				width = m.Config.Hidden
+			}
+			mask := make([]float32, rows*width)
+			for j := range mask {
+				if rng.Float64() < keep {
+					mask[j] = float32(1 / keep)
+				}
+			}
+			args = append(args, tensorOf(&param{Shape: []int{rows, width}, Data: mask}))
+		}
+	}
+	for _, group := range [][]*param{m.Params, m1, m2, m.Stats} {
+		for _, q := range group {
+			args = append(args, tensorOf(q))
+		}
+	}
+	out, err := m.exec.train.Call(args...)
+	finalizeArgs(args)
+	if err != nil {
+		return 0, err
+	}
+	loss, err := readScalar(out[0])
+	if err != nil {
+		return 0, err
+	}
+	k := 1
+	for _, group := range [][]*param{m.Params, m1, m2, m.Stats} {
+		for _, q := range group {
+			if err := readInto(q.Data, out[k]); err != nil {
+				return 0, fmt.Errorf("read %s: %w", q.Name, err)
+			}
+			k++
+		}
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, fmt.Errorf("loss is %g", loss)
+	}
+	return loss, nil
+}
+
+// predictGrouped runs the evaluation-mode network on n rows; for roi its columns are in group
+// order.
+func (m *Model) predictGrouped(x []float32, n int) ([]float32, error) {
+	if m.exec == nil {
+		return nil, fmt.Errorf("nn: model has no backend: call Attach first")
+	}
+	out := make([]float32, 0, n*m.V)
+	for start := 0; start < n; start += predictRows {
+		rows := min(predictRows, n-start)
+		args := []any{tensorOf(&param{Shape: []int{rows, m.P}, Data: x[start*m.P : (start+rows)*m.P]})}
+		for _, group := range [][]*param{m.Params, m.Stats} {
+			for _, q := range group {
+				args = append(args, tensorOf(q))
+			}
+		}
+		res, err := m.exec.predict.Call(args...)
+		finalizeArgs(args)
+		if err != nil {
+			return nil, fmt.Errorf("nn: predict rows %d–%d: %w", start, start+rows, err)
+		}
+		chunk := make([]float32, rows*m.V)
+		if err := readInto(chunk, res[0]); err != nil {
+			return nil, err
+		}
+		out = append(out, chunk...)
+	}
+	return out, nil
+}
+
+// Predict returns the model's n×v predictions for the n×p features x (row-major), vertices in
+// their original order.
+func (m *Model) Predict(x []float32, n int) ([]float32, error) {
+	if n < 0 || len(x) != n*m.P {
+		return nil, fmt.Errorf("nn: Predict: x has %d values, want n×p = %d×%d", len(x), n, m.P)
+	}
+	pred, err := m.predictGrouped(x, n)
+	if err != nil || m.Config.Kind != KindROI {
+		return pred, err
+	}
+	out := make([]float32, len(pred))
+	for r := 0; r < n; r++ {
+		src := pred[r*m.V : (r+1)*m.V]
+		dst := out[r*m.V : (r+1)*m.V]
+		k := 0
+		for _, g := range m.Groups {
+			for _, c := range g {
+				dst[c] = src[k]
+				k++
+			}
+		}
+	}
+	return out, nil
+}
+
+// Attach compiles the model's graphs on backend, for a model loaded from disk.
+func (m *Model) Attach(backend compute.Backend) error { return m.build(backend) }
+
+// Close frees the compiled graphs.
+func (m *Model) Close() {
+	if m.exec != nil {
+		m.exec.finalize()
+		m.exec = nil
+	}
+}
