@@ -331,3 +331,84 @@ func TestValidateAndShapes(t *testing.T) {
 		t.Error("cancelled context: no error")
 	}
 }
+
+// TestAdamWSteps checks three full-batch steps of the simple model against AdamW (PyTorch's
+// formulation) and the closed-form MSE gradient, in float64, including the step decay of the
+// learning rate after StepEvery epochs.
+func TestAdamWSteps(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 8, 3, 2
+	x, _, y := synthetic(n, p, v, 0.5, 7, 0)
+	cfg := fastConfig(KindSimple)
+	cfg.Epochs, cfg.BatchSize, cfg.ValFraction = 3, n, 0
+	cfg.LR, cfg.WeightDecay, cfg.StepEvery, cfg.StepGamma = 0.05, 0.1, 2, 0.5
+	m, err := Train(context.Background(), b, cfg, x, n, p, y, v, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+
+	init, err := newModel(cfg, p, v, nil, rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float64, p*v)
+	bias := make([]float64, v)
+	for i, f := range init.Params[0].Data {
+		w[i] = float64(f)
+	}
+	for i, f := range init.Params[1].Data {
+		bias[i] = float64(f)
+	}
+	params := [][]float64{w, bias}
+	m1 := [][]float64{make([]float64, p*v), make([]float64, v)}
+	m2 := [][]float64{make([]float64, p*v), make([]float64, v)}
+	var losses []float64
+	for step := 1; step <= 3; step++ {
+		lr := cfg.LR
+		if step == 3 {
+			lr *= cfg.StepGamma
+		}
+		gw := make([]float64, p*v)
+		gb := make([]float64, v)
+		var loss float64
+		for r := 0; r < n; r++ {
+			for c := 0; c < v; c++ {
+				o := bias[c]
+				for k := 0; k < p; k++ {
+					o += float64(x[r*p+k]) * w[k*v+c]
+				}
+				res := o - float64(y[r*v+c])
+				loss += res * res / (n * v)
+				gb[c] += 2 * res / (n * v)
+				for k := 0; k < p; k++ {
+					gw[k*v+c] += 2 * res * float64(x[r*p+k]) / (n * v)
+				}
+			}
+		}
+		losses = append(losses, loss)
+		for i, g := range [][]float64{gw, gb} {
+			for j := range g {
+				q := params[i]
+				q[j] -= lr * cfg.WeightDecay * q[j]
+				m1[i][j] = 0.9*m1[i][j] + 0.1*g[j]
+				m2[i][j] = 0.999*m2[i][j] + 0.001*g[j]*g[j]
+				mh := m1[i][j] / (1 - math.Pow(0.9, float64(step)))
+				vh := m2[i][j] / (1 - math.Pow(0.999, float64(step)))
+				q[j] -= lr * mh / (math.Sqrt(vh) + 1e-8)
+			}
+		}
+	}
+	for i := range losses {
+		if math.Abs(losses[i]-m.TrainLoss[i]) > 1e-5*losses[i] {
+			t.Errorf("step %d loss %.7g, want %.7g", i+1, m.TrainLoss[i], losses[i])
+		}
+	}
+	for i, q := range params {
+		for j, want := range q {
+			if got := float64(m.Params[i].Data[j]); math.Abs(got-want) > 1e-5 {
+				t.Errorf("%s[%d] = %.7g after 3 steps, want %.7g", m.Params[i].Name, j, got, want)
+			}
+		}
+	}
+}
