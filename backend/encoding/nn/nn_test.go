@@ -2,9 +2,11 @@ package nn
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"cortexcast/backend/compute"
@@ -410,5 +412,63 @@ func TestAdamWSteps(t *testing.T) {
 				t.Errorf("%s[%d] = %.7g after 3 steps, want %.7g", m.Params[i].Name, j, got, want)
 			}
 		}
+	}
+}
+
+// TestResume interrupts a checkpointed run after two epochs and resumes it: the result must be the
+// model of an uninterrupted run, bit for bit.
+func TestResume(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 60, 8, 6
+	x, _, y := synthetic(n, p, v, 0.3, 8, 0)
+	cfg := fastConfig(KindDNN)
+	cfg.Dropout = 0.2
+	cfg.Epochs = 5
+	cfg.Patience = 0
+	whole, err := Train(context.Background(), b, cfg, x, n, p, y, v, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole.Close()
+
+	dir := t.TempDir() + "/ckpt"
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = TrainCheckpointed(ctx, b, cfg, x, n, p, y, v, nil, func(epoch int, _, _ float64) {
+		if epoch == 2 {
+			cancel()
+		}
+	}, dir)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: error %v, want context.Canceled", err)
+	}
+	var epochs []int
+	resumed, err := TrainCheckpointed(context.Background(), b, cfg, x, n, p, y, v, nil, func(epoch int, _, _ float64) {
+		epochs = append(epochs, epoch)
+	}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed.Close()
+	if !slices.Equal(epochs, []int{3, 4, 5}) {
+		t.Errorf("resumed run ran epochs %v, want [3 4 5]", epochs)
+	}
+	if !slices.Equal(whole.TrainLoss, resumed.TrainLoss) || !slices.Equal(whole.ValLoss, resumed.ValLoss) {
+		t.Errorf("losses: uninterrupted %v/%v, resumed %v/%v", whole.TrainLoss, whole.ValLoss, resumed.TrainLoss, resumed.ValLoss)
+	}
+	for i := range whole.Params {
+		if !slices.Equal(whole.Params[i].Data, resumed.Params[i].Data) {
+			t.Fatalf("parameter %s differs after resuming", whole.Params[i].Name)
+		}
+	}
+	for i := range whole.Stats {
+		if !slices.Equal(whole.Stats[i].Data, resumed.Stats[i].Data) {
+			t.Fatalf("statistic %s differs after resuming", whole.Stats[i].Name)
+		}
+	}
+	other := cfg
+	other.LR *= 2
+	if _, err := TrainCheckpointed(context.Background(), b, other, x, n, p, y, v, nil, nil, dir); err == nil ||
+		!strings.Contains(err.Error(), "another run") {
+		t.Errorf("checkpoint of another config: error %v, want one naming another run", err)
 	}
 }

@@ -42,13 +42,25 @@ func permuteColumns(y []float32, n, v int, groups [][]int) []float32 {
 // ctx's error.
 func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32, n, p int, y []float32, v int,
 	roiLabels []int32, progress func(epoch int, trainLoss, valLoss float64)) (*Model, error) {
+	return TrainCheckpointed(ctx, backend, cfg, x, n, p, y, v, roiLabels, progress, "")
+}
+
+// TrainCheckpointed is Train with a checkpoint directory: after every epoch the whole training
+// state (weights, optimiser moments, the kept best weights, the random generator, the batch
+// order, the loss history) is written there atomically, and when the directory already holds a
+// checkpoint of the same configuration (Epochs may differ) and data shape, training resumes from
+// it. A resumed run ends with exactly the model an uninterrupted one would have. dir "" means no
+// checkpoints.
+func TrainCheckpointed(ctx context.Context, backend compute.Backend, cfg Config, x []float32, n, p int, y []float32, v int,
+	roiLabels []int32, progress func(epoch int, trainLoss, valLoss float64), dir string) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := checkData(x, n, p, y, v); err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream))
+	pcg := rand.NewPCG(uint64(cfg.Seed), seedStream)
+	rng := rand.New(pcg)
 	m, err := newModel(cfg, p, v, roiLabels, rng)
 	if err != nil {
 		return nil, err
@@ -62,42 +74,37 @@ func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32
 	if cfg.ValFraction > 0 && nVal == 0 {
 		nVal = 1
 	}
-	trainIdx, valIdx := perm[:n-nVal], perm[n-nVal:]
-	if len(trainIdx) == 0 {
+	if n-nVal == 0 {
 		return nil, fmt.Errorf("%w: n=%d, val_fraction %g", errEmpty, n, cfg.ValFraction)
 	}
-	xVal := gatherRows(nil, x, p, valIdx)
-	yVal := gatherRows(nil, y, v, valIdx)
+	xVal := gatherRows(nil, x, p, perm[n-nVal:])
+	yVal := gatherRows(nil, y, v, perm[n-nVal:])
 
+	st := newState(m, perm[:n-nVal])
+	if dir != "" {
+		resumed, err := st.load(dir, n)
+		if err != nil {
+			return nil, err
+		}
+		if resumed {
+			if err := pcg.UnmarshalBinary(st.rngState); err != nil {
+				return nil, fmt.Errorf("nn: checkpoint %s: random state: %w", dir, err)
+			}
+		}
+	}
 	if err := m.build(backend); err != nil {
 		return nil, err
 	}
-	np := len(m.Params)
-	m1 := make([]*param, np)
-	m2 := make([]*param, np)
-	for i, q := range m.Params {
-		m1[i] = &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))}
-		m2[i] = &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))}
-	}
-
-	// The kept weights: a whole snapshot, or per-head for roi.
-	best := snapshot(m)
-	bestLoss := math.Inf(1)
-	var headBest []float64
-	if cfg.Kind == KindROI {
-		headBest = make([]float64, len(m.Groups))
-		for i := range headBest {
-			headBest[i] = math.Inf(1)
-		}
-	}
-	stale := 0
-	step := 0
 	var xb, yb []float32
-	for epoch := 0; epoch < cfg.Epochs; epoch++ {
+	for epoch := st.epoch; epoch < cfg.Epochs; epoch++ {
+		if cfg.Patience > 0 && st.stale >= cfg.Patience {
+			break // early stop (also when resuming a run that had stopped)
+		}
 		lr := cfg.LR
 		if cfg.StepEvery > 0 {
 			lr *= math.Pow(cfg.StepGamma, float64(epoch/cfg.StepEvery))
 		}
+		trainIdx := st.trainIdx
 		rng.Shuffle(len(trainIdx), func(i, j int) { trainIdx[i], trainIdx[j] = trainIdx[j], trainIdx[i] })
 		var sum float64
 		for start := 0; start < len(trainIdx); start += cfg.BatchSize {
@@ -107,10 +114,10 @@ func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32
 			idx := trainIdx[start:min(start+cfg.BatchSize, len(trainIdx))]
 			xb = gatherRows(xb, x, p, idx)
 			yb = gatherRows(yb, y, v, idx)
-			step++
-			loss, err := m.step(xb, yb, len(idx), lr, step, m1, m2, rng)
+			st.step++
+			loss, err := m.step(xb, yb, len(idx), lr, st.step, st.m1, st.m2, rng)
 			if err != nil {
-				return nil, fmt.Errorf("nn: epoch %d step %d: %w", epoch+1, step, err)
+				return nil, fmt.Errorf("nn: epoch %d step %d: %w", epoch+1, st.step, err)
 			}
 			sum += loss * float64(len(idx))
 		}
@@ -130,37 +137,43 @@ func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32
 				off := 0
 				for g, idx := range m.Groups {
 					hl := meanSquared(pred, yVal, off, off+len(idx), v)
-					if hl < headBest[g] {
-						headBest[g] = hl
+					if hl < st.headBest[g] {
+						st.headBest[g] = hl
 						improved = true
 						for _, k := range []int{2 * g, 2*g + 1} {
-							copy(best.Params[k].Data, m.Params[k].Data)
+							copy(st.best.Params[k].Data, m.Params[k].Data)
 						}
 					}
 					off += len(idx)
 				}
-			} else if valLoss < bestLoss {
-				bestLoss = valLoss
+			} else if valLoss < st.bestLoss {
+				st.bestLoss = valLoss
 				improved = true
-				best = snapshot(m)
+				st.best = snapshot(m)
 			}
 		} else {
-			best = snapshot(m)
+			st.best = snapshot(m)
 		}
 		if improved {
 			m.BestEpoch = epoch + 1
-			stale = 0
+			st.stale = 0
 		} else {
-			stale++
+			st.stale++
+		}
+		st.epoch = epoch + 1
+		if dir != "" {
+			if st.rngState, err = pcg.MarshalBinary(); err != nil {
+				return nil, fmt.Errorf("nn: checkpoint: random state: %w", err)
+			}
+			if err := st.save(dir, n); err != nil {
+				return nil, err
+			}
 		}
 		if progress != nil {
 			progress(epoch+1, trainLoss, valLoss)
 		}
-		if cfg.Patience > 0 && stale >= cfg.Patience {
-			break
-		}
 	}
-	m.Params, m.Stats = best.Params, best.Stats
+	m.Params, m.Stats = st.best.Params, st.best.Stats
 	return m, nil
 }
 

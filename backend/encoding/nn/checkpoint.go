@@ -1,0 +1,218 @@
+package nn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"cortexcast/backend/npy"
+)
+
+// state is everything a training run carries from one epoch to the next.
+type state struct {
+	m        *Model
+	epoch    int // epochs done
+	step     int // optimiser steps done
+	m1, m2   []*param
+	best     snap
+	bestLoss float64   // best validation loss (not roi); math.MaxFloat64 before any
+	headBest []float64 // roi: best validation loss of each head
+	stale    int       // epochs since the last improvement
+	trainIdx []int     // the training rows in their current (cumulatively shuffled) order
+	rngState []byte
+}
+
+func newState(m *Model, trainIdx []int) *state {
+	st := &state{m: m, best: snapshot(m), bestLoss: math.MaxFloat64, trainIdx: slices.Clone(trainIdx)}
+	for _, q := range m.Params {
+		st.m1 = append(st.m1, &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))})
+		st.m2 = append(st.m2, &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))})
+	}
+	if m.Config.Kind == KindROI {
+		st.headBest = make([]float64, len(m.Groups))
+		for i := range st.headBest {
+			st.headBest[i] = math.MaxFloat64
+		}
+	}
+	return st
+}
+
+// checkpointFile is the JSON part of a checkpoint; the arrays are .npy files beside it.
+type checkpointFile struct {
+	Config    Config    `json:"config"`
+	N         int       `json:"n"`
+	P         int       `json:"p"`
+	V         int       `json:"v"`
+	Epoch     int       `json:"epoch"`
+	Step      int       `json:"step"`
+	BestLoss  float64   `json:"best_loss"`
+	HeadBest  []float64 `json:"head_best,omitempty"`
+	Stale     int       `json:"stale"`
+	BestEpoch int       `json:"best_epoch"`
+	TrainLoss []float64 `json:"train_loss"`
+	ValLoss   []float64 `json:"val_loss"`
+	RNG       []byte    `json:"rng"`
+	Params    []string  `json:"params"`
+	Stats     []string  `json:"stats"`
+}
+
+const checkpointName = "checkpoint.json"
+
+// arrays lists the checkpoint's arrays with their file names.
+func (st *state) arrays() map[string]*param {
+	a := map[string]*param{}
+	for i := range st.m.Params {
+		a[fmt.Sprintf("param%02d.npy", i)] = st.m.Params[i]
+		a[fmt.Sprintf("adam_m%02d.npy", i)] = st.m1[i]
+		a[fmt.Sprintf("adam_v%02d.npy", i)] = st.m2[i]
+		a[fmt.Sprintf("best_param%02d.npy", i)] = st.best.Params[i]
+	}
+	for i := range st.m.Stats {
+		a[fmt.Sprintf("stat%02d.npy", i)] = st.m.Stats[i]
+		a[fmt.Sprintf("best_stat%02d.npy", i)] = st.best.Stats[i]
+	}
+	return a
+}
+
+// save writes the state to a fresh sibling directory and swaps it in for dir.
+func (st *state) save(dir string, n int) error {
+	m := st.m
+	cf := checkpointFile{Config: m.Config, N: n, P: m.P, V: m.V, Epoch: st.epoch, Step: st.step,
+		BestLoss: st.bestLoss, HeadBest: st.headBest, Stale: st.stale, BestEpoch: m.BestEpoch,
+		TrainLoss: m.TrainLoss, ValLoss: m.ValLoss, RNG: st.rngState}
+	for _, q := range m.Params {
+		cf.Params = append(cf.Params, q.Name)
+	}
+	for _, q := range m.Stats {
+		cf.Stats = append(cf.Stats, q.Name)
+	}
+	idx := make([]int64, len(st.trainIdx))
+	for i, r := range st.trainIdx {
+		idx[i] = int64(r)
+	}
+	return writeDir(dir, func(tmp string) error {
+		for name, q := range st.arrays() {
+			if err := npy.WriteFloat32(filepath.Join(tmp, name), q.Data, q.Shape); err != nil {
+				return err
+			}
+		}
+		if err := npy.WriteInt64(filepath.Join(tmp, "train_rows.npy"), idx, []int{len(idx)}); err != nil {
+			return err
+		}
+		return writeJSON(filepath.Join(tmp, checkpointName), cf)
+	})
+}
+
+// load reads the checkpoint in dir into st when there is one; it reports whether it did. A
+// checkpoint of another configuration or data shape is an error, not silently replaced.
+func (st *state) load(dir string, n int) (bool, error) {
+	body, err := os.ReadFile(filepath.Join(dir, checkpointName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("nn: read checkpoint: %w", err)
+	}
+	var cf checkpointFile
+	if err := json.Unmarshal(body, &cf); err != nil {
+		return false, fmt.Errorf("nn: checkpoint %s: %w", dir, err)
+	}
+	m := st.m
+	want, got := m.Config, cf.Config
+	want.Epochs, got.Epochs = 0, 0
+	if want != got || cf.N != n || cf.P != m.P || cf.V != m.V {
+		return false, fmt.Errorf("nn: checkpoint %s is of another run (config %+v on %d×%d → %d; this run: %+v on %d×%d → %d): remove it or use another directory",
+			dir, cf.Config, cf.N, cf.P, cf.V, m.Config, n, m.P, m.V)
+	}
+	if len(cf.Params) != len(m.Params) || len(cf.Stats) != len(m.Stats) || len(cf.HeadBest) != len(st.headBest) {
+		return false, fmt.Errorf("nn: checkpoint %s: %d params, %d stats, %d heads; want %d, %d, %d",
+			dir, len(cf.Params), len(cf.Stats), len(cf.HeadBest), len(m.Params), len(m.Stats), len(st.headBest))
+	}
+	for name, q := range st.arrays() {
+		data, shape, err := npy.ReadFloat32(filepath.Join(dir, name))
+		if err != nil {
+			return false, fmt.Errorf("nn: checkpoint: %w", err)
+		}
+		if !slices.Equal(shape, q.Shape) {
+			return false, fmt.Errorf("nn: checkpoint %s: %s has shape %v, want %v", dir, name, shape, q.Shape)
+		}
+		copy(q.Data, data)
+	}
+	idx, shape, err := npy.ReadInt64(filepath.Join(dir, "train_rows.npy"))
+	if err != nil {
+		return false, fmt.Errorf("nn: checkpoint: %w", err)
+	}
+	if !slices.Equal(shape, []int{len(st.trainIdx)}) {
+		return false, fmt.Errorf("nn: checkpoint %s: train_rows.npy has shape %v, want [%d]", dir, shape, len(st.trainIdx))
+	}
+	seen := make([]bool, n)
+	for _, r := range st.trainIdx {
+		seen[r] = true
+	}
+	for i, r := range idx {
+		if r < 0 || r >= int64(n) || !seen[r] {
+			return false, fmt.Errorf("nn: checkpoint %s: train_rows.npy[%d] = %d is not a training row", dir, i, r)
+		}
+		st.trainIdx[i] = int(r)
+	}
+	st.epoch, st.step, st.bestLoss, st.stale, st.rngState = cf.Epoch, cf.Step, cf.BestLoss, cf.Stale, cf.RNG
+	copy(st.headBest, cf.HeadBest)
+	m.BestEpoch, m.TrainLoss, m.ValLoss = cf.BestEpoch, cf.TrainLoss, cf.ValLoss
+	return true, nil
+}
+
+func writeJSON(path string, v any) error {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("nn: encode %s: %w", path, err)
+	}
+	return npy.WriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(append(body, '\n'))
+		return err
+	})
+}
+
+// writeDir fills a temporary sibling of dir with fill, then puts it in dir's place: the old
+// directory is renamed aside first and removed last, so a crash leaves one complete copy.
+func writeDir(dir string, fill func(tmp string) error) (err error) {
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("nn: create %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("nn: write %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("nn: write %s: %w", dir, err)
+	}
+	if err := fill(tmp); err != nil {
+		return fmt.Errorf("nn: write %s: %w", dir, err)
+	}
+	old := dir + ".old"
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("nn: write %s: %w", dir, err)
+	}
+	if err := os.Rename(dir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("nn: write %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("nn: write %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("nn: write %s: remove the previous copy: %w", dir, err)
+	}
+	return nil
+}
