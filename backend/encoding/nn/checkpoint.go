@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -215,4 +216,131 @@ func writeDir(dir string, fill func(tmp string) error) (err error) {
 		return fmt.Errorf("nn: write %s: remove the previous copy: %w", dir, err)
 	}
 	return nil
+}
+
+// modelFile is the JSON part of a saved model; the arrays are .npy files beside it.
+type modelFile struct {
+	Format    string    `json:"format"`
+	Config    Config    `json:"config"`
+	P         int       `json:"p"`
+	V         int       `json:"v"`
+	BestEpoch int       `json:"best_epoch"`
+	TrainLoss []float64 `json:"train_loss"`
+	ValLoss   []float64 `json:"val_loss"`
+	Params    []string  `json:"params"` // names, in graph order; files param00.npy…
+	Stats     []string  `json:"stats"`  // names; files stat00.npy…
+}
+
+const (
+	modelName   = "nn.json"
+	modelFormat = "cortexcast-nn-1"
+	labelsName  = "roi_labels.npy"
+)
+
+// Save writes the model to dir atomically (the directory is built beside it and renamed into
+// place): nn.json (configuration, shapes, loss history) and one .npy per array, plus the
+// per-vertex ROI labels of a roi model.
+func (m *Model) Save(dir string) error {
+	mf := modelFile{Format: modelFormat, Config: m.Config, P: m.P, V: m.V, BestEpoch: m.BestEpoch,
+		TrainLoss: m.TrainLoss, ValLoss: m.ValLoss}
+	for _, q := range m.Params {
+		mf.Params = append(mf.Params, q.Name)
+	}
+	for _, q := range m.Stats {
+		mf.Stats = append(mf.Stats, q.Name)
+	}
+	return writeDir(dir, func(tmp string) error {
+		for i, q := range m.Params {
+			if err := npy.WriteFloat32(filepath.Join(tmp, fmt.Sprintf("param%02d.npy", i)), q.Data, q.Shape); err != nil {
+				return err
+			}
+		}
+		for i, q := range m.Stats {
+			if err := npy.WriteFloat32(filepath.Join(tmp, fmt.Sprintf("stat%02d.npy", i)), q.Data, q.Shape); err != nil {
+				return err
+			}
+		}
+		if m.Config.Kind == KindROI {
+			labels := make([]int64, m.V)
+			for g, idx := range m.Groups {
+				for _, c := range idx {
+					labels[c] = int64(m.GroupLabels[g])
+				}
+			}
+			if err := npy.WriteInt64(filepath.Join(tmp, labelsName), labels, []int{m.V}); err != nil {
+				return err
+			}
+		}
+		return writeJSON(filepath.Join(tmp, modelName), mf)
+	})
+}
+
+// Load reads a model written by Save. Call Attach before Predict.
+func Load(dir string) (*Model, error) {
+	body, err := os.ReadFile(filepath.Join(dir, modelName))
+	if err != nil {
+		return nil, fmt.Errorf("nn: load model: %w", err)
+	}
+	var mf modelFile
+	if err := json.Unmarshal(body, &mf); err != nil {
+		return nil, fmt.Errorf("nn: load model %s: %w", dir, err)
+	}
+	if mf.Format != modelFormat {
+		return nil, fmt.Errorf("nn: load model %s: format %q, want %q", dir, mf.Format, modelFormat)
+	}
+	if err := mf.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("nn: load model %s: %w", dir, err)
+	}
+	if mf.P < 1 || mf.V < 1 {
+		return nil, fmt.Errorf("nn: load model %s: p=%d, v=%d: each must be ≥ 1", dir, mf.P, mf.V)
+	}
+	var labels []int32
+	if mf.Config.Kind == KindROI {
+		l, shape, err := npy.ReadInt64(filepath.Join(dir, labelsName))
+		if err != nil {
+			return nil, fmt.Errorf("nn: load model: %w", err)
+		}
+		if !slices.Equal(shape, []int{mf.V}) {
+			return nil, fmt.Errorf("nn: load model %s: %s has shape %v, want [%d]", dir, labelsName, shape, mf.V)
+		}
+		labels = make([]int32, len(l))
+		for i, x := range l {
+			if x < math.MinInt32 || x > math.MaxInt32 {
+				return nil, fmt.Errorf("nn: load model %s: %s[%d] = %d outside int32", dir, labelsName, i, x)
+			}
+			labels[i] = int32(x)
+		}
+	}
+	// Build the architecture (its shapes and names), then fill it from the files.
+	m, err := newModel(mf.Config, mf.P, mf.V, labels, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("nn: load model %s: %w", dir, err)
+	}
+	if len(mf.Params) != len(m.Params) || len(mf.Stats) != len(m.Stats) {
+		return nil, fmt.Errorf("nn: load model %s: %d params and %d stats, the configuration has %d and %d",
+			dir, len(mf.Params), len(mf.Stats), len(m.Params), len(m.Stats))
+	}
+	fill := func(name string, q *param) error {
+		data, shape, err := npy.ReadFloat32(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("nn: load model: %w", err)
+		}
+		if !slices.Equal(shape, q.Shape) {
+			return fmt.Errorf("nn: load model %s: %s (%s) has shape %v, want %v", dir, name, q.Name, shape, q.Shape)
+		}
+		q.Data = data
+		return nil
+	}
+	for i, q := range m.Params {
+		if err := fill(fmt.Sprintf("param%02d.npy", i), q); err != nil {
+			return nil, err
+		}
+	}
+	for i, q := range m.Stats {
+		if err := fill(fmt.Sprintf("stat%02d.npy", i), q); err != nil {
+			return nil, err
+		}
+	}
+	m.BestEpoch, m.TrainLoss, m.ValLoss = mf.BestEpoch, mf.TrainLoss, mf.ValLoss
+	return m, nil
 }

@@ -472,3 +472,81 @@ func TestResume(t *testing.T) {
 		t.Errorf("checkpoint of another config: error %v, want one naming another run", err)
 	}
 }
+
+// TestSaveLoad saves trained dnn and roi models and checks that the loaded ones predict the same
+// values and keep their loss history.
+func TestSaveLoad(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v = 60, 8, 30
+	x, _, y := synthetic(n, p, v, 0.3, 9, 0)
+	for _, kind := range []string{KindDNN, KindROI} {
+		cfg := fastConfig(kind)
+		cfg.Epochs = 2
+		m, err := Train(context.Background(), b, cfg, x, n, p, y, v, labels30(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := m.Predict(x, n)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir() + "/model"
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Save(dir); err != nil { // overwriting an existing model
+			t.Fatal(err)
+		}
+		l, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Predict(x, n); err == nil {
+			t.Errorf("%s: Predict before Attach: no error", kind)
+		}
+		if err := l.Attach(b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.Predict(x, n)
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: loaded model predicts differently", kind)
+		}
+		if l.Config != cfg || !slices.Equal(l.TrainLoss, m.TrainLoss) || !slices.Equal(l.ValLoss, m.ValLoss) || l.BestEpoch != m.BestEpoch {
+			t.Errorf("%s: loaded config/history %+v %v %v %d, saved %+v %v %v %d", kind,
+				l.Config, l.TrainLoss, l.ValLoss, l.BestEpoch, cfg, m.TrainLoss, m.ValLoss, m.BestEpoch)
+		}
+	}
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Error("Load of an empty directory: no error")
+	}
+}
+
+// TestROINoiseCeiling trains the ROI model on noisy data and compares its held-out correlation with
+// the measured responses to the noise ceiling, the correlation of the noise-free truth with them.
+func TestROINoiseCeiling(t *testing.T) {
+	b := openBackend(t)
+	const n, p, v, nt = 300, 16, 30, 200
+	x, _, y := synthetic(n, p, v, 0.5, 10, 0)
+	xt, truth, yt := synthetic(nt, p, v, 0.5, 10, 1)
+	cfg := fastConfig(KindROI)
+	cfg.Epochs = 20
+	m, err := Train(context.Background(), b, cfg, x, n, p, y, v, labels30(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, err := m.Predict(xt, nt)
+	m.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ceiling := meanR(pred, yt, nt, v), meanR(truth, yt, nt, v)
+	t.Logf("roi: held-out r %.4f, noise ceiling %.4f (%.1f%%)", r, ceiling, 100*r/ceiling)
+	if !(r >= 0.95*ceiling) {
+		t.Errorf("roi: held-out r %.4f below 95%% of the noise ceiling %.4f", r, ceiling)
+	}
+}
