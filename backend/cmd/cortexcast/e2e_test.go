@@ -188,12 +188,21 @@ func meanDiff(a, b *image.RGBA) float64 {
 	return s / float64(len(a.Pix))
 }
 
-// TestBrowserEndToEnd runs the whole slice: a small simulated dataset, Gabor features, a
-// ridge model, the real server on loopback, and the wasm viewer in headless chromium. It
-// uploads two images through the page's own file input and checks from canvas pixels that
-// the brain is drawn and that the map changes; then it uploads a bad file and checks the
-// error shown in the page.
-func TestBrowserEndToEnd(t *testing.T) {
+// demo is a tiny simulated dataset served on loopback with the built page, and a headless
+// chromium tab: what the browser tests share.
+type demo struct {
+	url     string          // the page
+	web     string          // the built page directory
+	out     string          // where screenshots go
+	log     *bytes.Buffer   // the server's log
+	browser context.Context // a chromedp tab, not yet on the page
+}
+
+// startDemo builds the page, simulates one subject with train and test images, trains the
+// Gabor ridge model, serves it on 127.0.0.1 and starts headless chromium. Everything stops
+// when the test ends; timeout bounds the whole test.
+func startDemo(t *testing.T, timeout time.Duration, train, test int, seed int64) *demo {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
@@ -205,14 +214,12 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 		t.Skipf("no fsaverage meshes: %v", err)
 	}
-	out := testOut(t)
-	web := buildWeb(t)
+	d := &demo{out: testOut(t), web: buildWeb(t), log: &bytes.Buffer{}}
 	work := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	var logBuf bytes.Buffer
-	e := &env{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(&logBuf, nil))}
-	so := &simOptions{out: filepath.Join(work, "sim"), subjects: 1, train: 120, test: 8, seed: 3,
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	e := &env{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(d.log, nil))}
+	so := &simOptions{out: filepath.Join(work, "sim"), subjects: 1, train: train, test: test, seed: seed,
 		masks: filepath.Join(meshDir, "algonauts2023", "roi_masks")}
 	o := trainOptions{Data: so.out, Cache: filepath.Join(work, "features"), Models: filepath.Join(work, "models"), Extractor: "gabor"}
 	if err := prepareDemo(ctx, e, so, o); err != nil {
@@ -223,28 +230,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve(srvCtx, e, o, serveOptions{addr: "127.0.0.1:0", web: web, meshes: meshDir, ready: func(a net.Addr) { addrc <- a }})
+		errc <- serve(srvCtx, e, o, serveOptions{addr: "127.0.0.1:0", web: d.web, meshes: meshDir, ready: func(a net.Addr) { addrc <- a }})
 	}()
-	var url string
 	select {
 	case a := <-addrc:
-		url = "http://" + a.String() + "/"
+		d.url = "http://" + a.String() + "/"
 	case err := <-errc:
 		t.Fatalf("serve: %v", err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		stopSrv()
 		if err := <-errc; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-	}()
-
-	imgs := t.TempDir()
-	writePNG(t, filepath.Join(imgs, "checkerboard.png"), checkerboard(256, 16))
-	writePNG(t, filepath.Join(imgs, "gray.png"), blank(256))
-	if err := os.WriteFile(filepath.Join(imgs, "notes.png"), []byte("this is a text file, not a PNG"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -252,9 +251,27 @@ func TestBrowserEndToEnd(t *testing.T) {
 		chromedp.Flag("use-gl", "angle"), chromedp.Flag("use-angle", "swiftshader"),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer bcancel()
+	t.Cleanup(func() { bcancel(); acancel() })
+	d.browser = bctx
+	return d
+}
+
+// TestBrowserEndToEnd runs the whole slice: a small simulated dataset, Gabor features, a
+// ridge model, the real server on loopback, and the wasm viewer in headless chromium. It
+// uploads two images through the page's own file input and checks from canvas pixels that
+// the brain is drawn and that the map changes; then it uploads a bad file and checks the
+// error shown in the page.
+func TestBrowserEndToEnd(t *testing.T) {
+	d := startDemo(t, 8*time.Minute, 120, 8, 3)
+	out, bctx, url, logBuf := d.out, d.browser, d.url, d.log
+
+	imgs := t.TempDir()
+	writePNG(t, filepath.Join(imgs, "checkerboard.png"), checkerboard(256, 16))
+	writePNG(t, filepath.Join(imgs, "gray.png"), blank(256))
+	if err := os.WriteFile(filepath.Join(imgs, "notes.png"), []byte("this is a text file, not a PNG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	shot := func(name string) (pixelStats, *image.RGBA) {
 		t.Helper()

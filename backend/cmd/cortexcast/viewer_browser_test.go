@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,8 +15,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"cortexcast/meshes"
 )
 
 // TestViewerBrowser drives the viewer's controls in headless chromium against one server
@@ -27,59 +22,8 @@ import (
 // the flat map, click-to-pin readout, PNG export, the URL state, presentation mode, the
 // help overlay and a bad dropped file. Each state's screenshot is saved under testOut.
 func TestViewerBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	meshDir, err := meshes.FindFsaverageDir("")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("no fsaverage meshes: %v", err)
-	}
-	out := testOut(t)
-	web := buildWeb(t)
-	work := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var logBuf bytes.Buffer
-	e := &env{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(&logBuf, nil))}
-	so := &simOptions{out: filepath.Join(work, "sim"), subjects: 1, train: 60, test: 4, seed: 5,
-		masks: filepath.Join(meshDir, "algonauts2023", "roi_masks")}
-	o := trainOptions{Data: so.out, Cache: filepath.Join(work, "features"), Models: filepath.Join(work, "models"), Extractor: "gabor"}
-	if err := prepareDemo(ctx, e, so, o); err != nil {
-		t.Fatal(err)
-	}
-	addrc := make(chan net.Addr, 1)
-	srvCtx, stopSrv := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve(srvCtx, e, o, serveOptions{addr: "127.0.0.1:0", web: web, meshes: meshDir, ready: func(a net.Addr) { addrc <- a }})
-	}()
-	var url string
-	select {
-	case a := <-addrc:
-		url = "http://" + a.String() + "/"
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	}
-	defer func() {
-		stopSrv()
-		if err := <-errc; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("enable-unsafe-swiftshader", true), chromedp.Flag("disable-quic", true),
-		chromedp.Flag("use-gl", "angle"), chromedp.Flag("use-angle", "swiftshader"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer bcancel()
+	d := startDemo(t, 4*time.Minute, 60, 4, 5)
+	out, web, bctx, url, logBuf := d.out, d.web, d.browser, d.url, d.log
 
 	if st, err := os.Stat(filepath.Join(web, "cortexcast.wasm")); err == nil {
 		var gz bytes.Buffer
@@ -89,7 +33,7 @@ func TestViewerBrowser(t *testing.T) {
 		zw.Close()
 		t.Logf("wasm: %.1f MB, %.1f MB gzip-compressed", float64(st.Size())/1e6, float64(gz.Len())/1e6)
 	}
-	b := &browser{t: t, ctx: bctx, out: out, log: &logBuf}
+	b := &browser{t: t, ctx: bctx, out: out, log: logBuf}
 	start := time.Now()
 	b.do(chromedp.Navigate(url))
 	b.wait(`body[data-ready="1"]`)
