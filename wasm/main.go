@@ -413,7 +413,7 @@ func (a *app) gotMap(h api.FrameHeader, vals []float32) {
 		ds := a.page.body.Get("dataset")
 		ds.Set("maps", strconv.Itoa(a.maps))
 		ds.Set(kind, strconv.Itoa(a.counts[kind]))
-		a.page.status(fmt.Sprintf("%s map shown (%d maps so far)", kind, a.maps))
+		a.page.status(fmt.Sprintf("%s map shown (map %d of this session)", kind, a.maps))
 		a.page.clearError()
 	}
 }
