@@ -550,3 +550,29 @@ func TestROINoiseCeiling(t *testing.T) {
 		t.Errorf("roi: held-out r %.4f below 95%% of the noise ceiling %.4f", r, ceiling)
 	}
 }
+
+// BenchmarkEpochROI times one epoch of the ROI model (batch 64) on 1,000 × 512 features → 2,000
+// vertices in 5 ROIs. It opens the Go backend with ops_sequential: with the default (ops run in
+// parallel when nothing else runs) this graph deadlocks on 2 cores in the gomlx compute version in
+// go.mod (every worker waits in workerspool.Saturate under the large-matmul path).
+func BenchmarkEpochROI(b *testing.B) {
+	be, err := compute.Open("go:ops_sequential", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n, p, v = 1000, 512, 2000
+	x, _, y := synthetic(n, p, v, 0.5, 11, 0)
+	labels := make([]int32, v)
+	for i := range labels {
+		labels[i] = int32(i % 5)
+	}
+	cfg := DefaultConfig()
+	cfg.Kind, cfg.Epochs, cfg.ValFraction = KindROI, 1, 0.1
+	for b.Loop() {
+		m, err := Train(context.Background(), be, cfg, x, n, p, y, v, labels, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Close()
+	}
+}
