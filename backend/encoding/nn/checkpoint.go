@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -312,7 +311,7 @@ func Load(dir string) (*Model, error) {
 		}
 	}
 	// Build the architecture (its shapes and names), then fill it from the files.
-	m, err := newModel(mf.Config, mf.P, mf.V, labels, rand.New(rand.NewPCG(0, 0)))
+	m, err := newModel(mf.Config, mf.P, mf.V, labels, nil)
 	if err != nil {
 		return nil, fmt.Errorf("nn: load model %s: %w", dir, err)
 	}

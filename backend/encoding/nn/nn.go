@@ -67,13 +67,21 @@ func DefaultConfig() Config {
 	}
 }
 
+// Limits on the dnn architecture, far above any useful model, that keep a corrupt configuration
+// from allocating without bound.
+const (
+	maxHidden = 1 << 16
+	maxBlocks = 64
+)
+
 // Validate reports the first invalid setting.
 func (c Config) Validate() error {
 	switch c.Kind {
 	case KindSimple, KindROI:
 	case KindDNN:
-		if c.Hidden < 1 || c.Blocks < 1 {
-			return fmt.Errorf("nn: config: dnn needs hidden ≥ 1 and blocks ≥ 1, got hidden %d, blocks %d", c.Hidden, c.Blocks)
+		if c.Hidden < 1 || c.Blocks < 1 || c.Hidden > maxHidden || c.Blocks > maxBlocks {
+			return fmt.Errorf("nn: config: dnn needs hidden in [1, %d] and blocks in [1, %d], got hidden %d, blocks %d",
+				maxHidden, maxBlocks, c.Hidden, c.Blocks)
 		}
 	default:
 		return fmt.Errorf("nn: config: unknown kind %q (want one of %v)", c.Kind, Kinds())
@@ -159,8 +167,12 @@ func roiGroups(labels []int32) ([][]int, []int32) {
 	return groups, keys
 }
 
-// linear adds a PyTorch-initialised linear layer (weights and bias uniform in ±1/√in).
+// linear adds a PyTorch-initialised linear layer (weights and bias uniform in ±1/√in); with a nil
+// rng only the names and shapes (for Load, which reads the arrays).
 func linear(name string, in, out int, rng *rand.Rand) []*param {
+	if rng == nil {
+		return []*param{{Name: name + "_w", Shape: []int{in, out}}, {Name: name + "_b", Shape: []int{out}}}
+	}
 	bound := 1 / math.Sqrt(float64(in))
 	w := make([]float32, in*out)
 	for i := range w {
@@ -173,7 +185,10 @@ func linear(name string, in, out int, rng *rand.Rand) []*param {
 	return []*param{{Name: name + "_w", Shape: []int{in, out}, Data: w}, {Name: name + "_b", Shape: []int{out}, Data: b}}
 }
 
-func filled(name string, n int, v float32) *param {
+func filled(name string, n int, v float32, rng *rand.Rand) *param {
+	if rng == nil {
+		return &param{Name: name, Shape: []int{n}}
+	}
 	d := make([]float32, n)
 	for i := range d {
 		d[i] = v
@@ -181,7 +196,7 @@ func filled(name string, n int, v float32) *param {
 	return &param{Name: name, Shape: []int{n}, Data: d}
 }
 
-// newModel initialises the arrays of cfg's architecture.
+// newModel initialises the arrays of cfg's architecture (with a nil rng: names and shapes only).
 func newModel(cfg Config, p, v int, labels []int32, rng *rand.Rand) (*Model, error) {
 	m := &Model{Config: cfg, P: p, V: v}
 	switch cfg.Kind {
@@ -192,8 +207,8 @@ func newModel(cfg Config, p, v int, labels []int32, rng *rand.Rand) (*Model, err
 		for b := 0; b < cfg.Blocks; b++ {
 			name := fmt.Sprintf("block%d", b)
 			m.Params = append(m.Params, linear(name, in, cfg.Hidden, rng)...)
-			m.Params = append(m.Params, filled(name+"_gamma", cfg.Hidden, 1), filled(name+"_beta", cfg.Hidden, 0))
-			m.Stats = append(m.Stats, filled(name+"_mean", cfg.Hidden, 0), filled(name+"_var", cfg.Hidden, 1))
+			m.Params = append(m.Params, filled(name+"_gamma", cfg.Hidden, 1, rng), filled(name+"_beta", cfg.Hidden, 0, rng))
+			m.Stats = append(m.Stats, filled(name+"_mean", cfg.Hidden, 0, rng), filled(name+"_var", cfg.Hidden, 1, rng))
 			in = cfg.Hidden
 		}
 		m.Params = append(m.Params, linear("out", in, v, rng)...)

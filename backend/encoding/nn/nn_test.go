@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -575,4 +577,69 @@ func BenchmarkEpochROI(b *testing.B) {
 		}
 		m.Close()
 	}
+}
+
+// FuzzLoad feeds arbitrary nn.json files (beside the arrays of a real small model) to Load, which
+// must fail cleanly or load a model whose arrays match their shapes.
+func FuzzLoad(f *testing.F) {
+	b, err := compute.Open("go", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	x, _, y := synthetic(20, 3, 30, 0.3, 12, 0)
+	base := f.TempDir() + "/model"
+	for _, kind := range []string{KindSimple, KindDNN, KindROI} {
+		cfg := fastConfig(kind)
+		cfg.Epochs, cfg.Hidden, cfg.Blocks = 1, 4, 1
+		m, err := Train(context.Background(), b, cfg, x, 20, 3, y, 30, labels30(), nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		m.Close()
+		if err := m.Save(base + kind); err != nil {
+			f.Fatal(err)
+		}
+		body, err := os.ReadFile(base + kind + "/nn.json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(kind, body)
+	}
+	f.Add(KindSimple, []byte(`{"format":"cortexcast-nn-1","config":{"kind":"dnn","hidden":1000000000,"blocks":1000000000,"lr":1,"epochs":1,"batch_size":1},"p":1000000000,"v":1000000000}`))
+	f.Fuzz(func(t *testing.T, kind string, body []byte) {
+		if !slices.Contains(Kinds(), kind) {
+			return
+		}
+		dir := t.TempDir()
+		src := base + kind
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "nn.json"), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if err != nil {
+			return
+		}
+		for _, q := range slices.Concat(m.Params, m.Stats) {
+			size := 1
+			for _, d := range q.Shape {
+				size *= d
+			}
+			if len(q.Data) != size {
+				t.Fatalf("%s: %d values for shape %v", q.Name, len(q.Data), q.Shape)
+			}
+		}
+	})
 }
