@@ -6,6 +6,8 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+
+	cccompute "cortexcast/backend/compute"
 )
 
 // AdamW and batch-norm constants (PyTorch's defaults).
@@ -118,6 +120,12 @@ func (m *Model) numMasks() int {
 // lrAdam = lr/(1−β1ᵗ), lrDecay = lr·weightDecay, c2 = 1/(1−β2ᵗ), and returns
 // [loss, params'…, m1'…, m2'…, stats'…].
 func (m *Model) build(backend compute.Backend) error {
+	if w, ok := backend.(*cccompute.Backend); ok {
+		// The wrapper's identity differs from the backend's own, and gomlx refuses tensors that
+		// a different backend instance made: the state kept on the backend between steps needs
+		// the executables and the tensors to name the same one.
+		backend = w.Backend
+	}
 	np, ns, nm := len(m.Params), len(m.Stats), m.numMasks()
 	e := &executor{backend: backend}
 	var err error
@@ -219,5 +227,11 @@ func finalizeArgs(args []any) {
 		if t, ok := a.(*tensors.Tensor); ok {
 			t.FinalizeAll()
 		}
+	}
+}
+
+func finalizeTensors(ts []*tensors.Tensor) {
+	for _, t := range ts {
+		t.FinalizeAll()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // seedStream is the PCG stream constant mixed with Config.Seed.
@@ -107,19 +108,26 @@ func TrainCheckpointed(ctx context.Context, backend compute.Backend, cfg Config,
 		trainIdx := st.trainIdx
 		rng.Shuffle(len(trainIdx), func(i, j int) { trainIdx[i], trainIdx[j] = trainIdx[j], trainIdx[i] })
 		var sum float64
+		dev := m.upload(st.m1, st.m2)
 		for start := 0; start < len(trainIdx); start += cfg.BatchSize {
 			if err := ctx.Err(); err != nil {
+				finalizeTensors(dev)
 				return nil, fmt.Errorf("nn: training stopped at epoch %d: %w", epoch+1, err)
 			}
 			idx := trainIdx[start:min(start+cfg.BatchSize, len(trainIdx))]
 			xb = gatherRows(xb, x, p, idx)
 			yb = gatherRows(yb, y, v, idx)
 			st.step++
-			loss, err := m.step(xb, yb, len(idx), lr, st.step, st.m1, st.m2, rng)
+			loss, err := m.step(dev, xb, yb, len(idx), lr, st.step, rng)
 			if err != nil {
+				finalizeTensors(dev)
 				return nil, fmt.Errorf("nn: epoch %d step %d: %w", epoch+1, st.step, err)
 			}
 			sum += loss * float64(len(idx))
+		}
+		if err := m.download(dev, st.m1, st.m2); err != nil {
+			finalizeTensors(dev)
+			return nil, err
 		}
 		trainLoss := sum / float64(len(trainIdx))
 		m.TrainLoss = append(m.TrainLoss, trainLoss)
@@ -205,10 +213,37 @@ func meanSquared(a, b []float32, c0, c1, w int) float64 {
 	return s / float64(rows*(c1-c0))
 }
 
-// step runs one AdamW step on a batch of rows and returns the batch loss before the update.
-func (m *Model) step(xb, yb []float32, rows int, lr float64, t int, m1, m2 []*param, rng *rand.Rand) (float64, error) {
-	np, ns := len(m.Params), len(m.Stats)
-	args := make([]any, 0, 5+m.numMasks()+3*np+ns)
+// upload copies the model's arrays and the optimiser moments to backend tensors, in the order
+// the training step takes and returns them: params, first moments, second moments, statistics.
+func (m *Model) upload(m1, m2 []*param) []*tensors.Tensor {
+	var dev []*tensors.Tensor
+	for _, group := range [][]*param{m.Params, m1, m2, m.Stats} {
+		for _, q := range group {
+			dev = append(dev, tensorOf(q))
+		}
+	}
+	return dev
+}
+
+// download copies the tensors of upload back into the Go arrays and frees them.
+func (m *Model) download(dev []*tensors.Tensor, m1, m2 []*param) error {
+	k := 0
+	for _, group := range [][]*param{m.Params, m1, m2, m.Stats} {
+		for _, q := range group {
+			if err := readInto(q.Data, dev[k]); err != nil {
+				return fmt.Errorf("nn: read %s: %w", q.Name, err)
+			}
+			k++
+		}
+	}
+	return nil
+}
+
+// step runs one AdamW step on a batch of rows, replacing the tensors in dev (as made by upload)
+// with their updated values, and returns the batch loss before the update. The state stays on
+// the backend between steps.
+func (m *Model) step(dev []*tensors.Tensor, xb, yb []float32, rows int, lr float64, t int, rng *rand.Rand) (float64, error) {
+	args := make([]any, 0, 5+m.numMasks()+len(dev))
 	args = append(args,
 		tensorOf(&param{Shape: []int{rows, m.P}, Data: xb}),
 		tensorOf(&param{Shape: []int{rows, m.V}, Data: yb}),
@@ -231,28 +266,22 @@ func (m *Model) step(xb, yb []float32, rows int, lr float64, t int, m1, m2 []*pa
 			args = append(args, tensorOf(&param{Shape: []int{rows, width}, Data: mask}))
 		}
 	}
-	for _, group := range [][]*param{m.Params, m1, m2, m.Stats} {
-		for _, q := range group {
-			args = append(args, tensorOf(q))
-		}
+	inputs := len(args)
+	for _, d := range dev {
+		args = append(args, d)
 	}
 	out, err := m.exec.train.Call(args...)
-	finalizeArgs(args)
+	finalizeArgs(args[:inputs])
 	if err != nil {
 		return 0, err
+	}
+	for i, d := range dev {
+		d.FinalizeAll()
+		dev[i] = out[1+i]
 	}
 	loss, err := readScalar(out[0])
 	if err != nil {
 		return 0, err
-	}
-	k := 1
-	for _, group := range [][]*param{m.Params, m1, m2, m.Stats} {
-		for _, q := range group {
-			if err := readInto(q.Data, out[k]); err != nil {
-				return 0, fmt.Errorf("read %s: %w", q.Name, err)
-			}
-			k++
-		}
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, fmt.Errorf("loss is %g", loss)
