@@ -55,14 +55,18 @@ func (m *Model) forward(x *graph.Node, params, stats, masks []*graph.Node, train
 	case KindSimple:
 		return addRow(graph.MatMul(x, params[0]), params[1]), nil
 	case KindROI:
-		heads := make([]*graph.Node, len(m.Groups))
+		// The heads' weights side by side make one product: the same function and gradients as
+		// one product per head, faster, and it avoids a deadlock of the pure-Go backend (its
+		// default parallel op execution with several large products at once on 2 cores).
+		if len(m.Groups) == 1 {
+			return addRow(graph.MatMul(x, params[0]), params[1]), nil
+		}
+		ws := make([]*graph.Node, len(m.Groups))
+		bs := make([]*graph.Node, len(m.Groups))
 		for g := range m.Groups {
-			heads[g] = addRow(graph.MatMul(x, params[2*g]), params[2*g+1])
+			ws[g], bs[g] = params[2*g], params[2*g+1]
 		}
-		if len(heads) == 1 {
-			return heads[0], nil
-		}
-		return graph.Concatenate(heads, 1), nil
+		return addRow(graph.MatMul(x, graph.Concatenate(ws, 1)), graph.Concatenate(bs, 0)), nil
 	}
 	// dnn
 	h := x

@@ -11,13 +11,17 @@
 //     head), each head kept at its own best validation epoch.
 //
 // Training is written directly as one gomlx graph per step: the MSE loss, its gradient by
-// graph.Gradient and the AdamW update (PyTorch's formulation: decoupled weight decay, bias-corrected
-// moments) all run on the backend; parameters and optimiser state live as []float32 in Go between
-// steps, so the same code runs on the pure-Go backend and on XLA. The learning rate decays by
-// StepGamma every StepEvery epochs; the last ValFraction of a seeded permutation of the rows is held
-// out for validation and early stopping keeps the weights of the best validation epoch. Everything
-// random (initialisation, the split, the batch order, dropout masks) comes from Config.Seed, so two
-// runs with the same inputs give the same model.
+// graph.Gradient and the AdamW update (PyTorch's formulation: decoupled weight decay on every
+// array, bias-corrected moments) all run on the backend, and the weights and moments stay there
+// for a whole epoch; between epochs they are plain []float32, so the same code runs on the pure-Go
+// backend and on XLA. The loss is the mean squared error over every vertex (for roi too: under
+// Adam the per-head weighting would change nearly nothing; what makes the ROI heads independent is
+// that each keeps the weights of its own best validation epoch). The learning rate decays by
+// StepGamma every StepEvery epochs; the last ValFraction of a seeded permutation of the rows is
+// held out for validation and early stopping keeps the weights of the best validation epoch.
+// Everything random (initialisation, the split, the batch order, dropout masks) comes from
+// Config.Seed, so two runs with the same inputs give the same model; TrainCheckpointed writes the
+// whole state after every epoch and resumes from it exactly.
 package nn
 
 import (

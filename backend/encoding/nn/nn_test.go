@@ -554,11 +554,10 @@ func TestROINoiseCeiling(t *testing.T) {
 }
 
 // BenchmarkEpochROI times one epoch of the ROI model (batch 64) on 1,000 × 512 features → 2,000
-// vertices in 5 ROIs. It opens the Go backend with ops_sequential: with the default (ops run in
-// parallel when nothing else runs) this graph deadlocks on 2 cores in the gomlx compute version in
-// go.mod (every worker waits in workerspool.Saturate under the large-matmul path).
+// vertices in 5 ROIs, on the default Go backend. (With one product per head, this deadlocked on
+// 2 cores: every worker waiting in the backend's workerspool.Saturate.)
 func BenchmarkEpochROI(b *testing.B) {
-	be, err := compute.Open("go:ops_sequential", nil)
+	be, err := compute.Open("go", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
