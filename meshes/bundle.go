@@ -1,7 +1,6 @@
 package meshes
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -558,7 +557,7 @@ func encodeTriangles(set byte, tri, mesh []uint32) []byte {
 // every count against the bytes present (so a short input cannot claim a
 // large allocation), triangle indices and coordinate finiteness.
 func DecodeBundle(r io.Reader) (*Bundle, error) {
-	raw, err := readBundleBytes(r)
+	raw, err := readAllMaybeGzip(r, MaxBundleBytes)
 	if err != nil {
 		return nil, fmt.Errorf("meshes: decode bundle: %w", err)
 	}
@@ -567,27 +566,6 @@ func DecodeBundle(r io.Reader) (*Bundle, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-func readBundleBytes(r io.Reader) ([]byte, error) {
-	br := bufio.NewReader(r)
-	var src io.Reader = br
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip header: %w", err)
-		}
-		defer zr.Close()
-		src = zr
-	}
-	raw, err := io.ReadAll(io.LimitReader(src, MaxBundleBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > MaxBundleBytes {
-		return nil, fmt.Errorf("larger than %d bytes", MaxBundleBytes)
-	}
-	return raw, nil
 }
 
 // UnmarshalBundle decodes an uncompressed encoded bundle (see DecodeBundle).

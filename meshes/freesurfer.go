@@ -23,8 +23,8 @@ const (
 )
 
 // readAllMaybeGzip reads all of r, decompressing it when it starts with the
-// gzip magic, and refuses more than MaxInputBytes.
-func readAllMaybeGzip(r io.Reader) ([]byte, error) {
+// gzip magic, and refuses more than limit bytes (after decompression).
+func readAllMaybeGzip(r io.Reader, limit int) ([]byte, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -35,12 +35,12 @@ func readAllMaybeGzip(r io.Reader) ([]byte, error) {
 		defer zr.Close()
 		src = zr
 	}
-	b, err := io.ReadAll(io.LimitReader(src, MaxInputBytes+1))
+	b, err := io.ReadAll(io.LimitReader(src, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}
-	if len(b) > MaxInputBytes {
-		return nil, fmt.Errorf("larger than %d bytes", MaxInputBytes)
+	if len(b) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return b, nil
 }
@@ -78,7 +78,7 @@ func ReadFreeSurferSurface(path string) (*Surface, error) {
 // It refuses quad surfaces, counts that do not match the data and face
 // indices outside the vertex range.
 func DecodeFreeSurferSurface(r io.Reader) (*Surface, error) {
-	b, err := readAllMaybeGzip(r)
+	b, err := readAllMaybeGzip(r, MaxInputBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func ReadCurv(path string) ([]float32, error) {
 // format (no magic), counts that do not match the data, and more than one
 // value per vertex.
 func DecodeCurv(r io.Reader) ([]float32, error) {
-	b, err := readAllMaybeGzip(r)
+	b, err := readAllMaybeGzip(r, MaxInputBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func ReadPatch(path string) (*Patch, error) {
 // It refuses other markers, vertex number 0, counts that do not match the
 // data and duplicate vertices.
 func DecodePatch(r io.Reader) (*Patch, error) {
-	b, err := readAllMaybeGzip(r)
+	b, err := readAllMaybeGzip(r, MaxInputBytes)
 	if err != nil {
 		return nil, err
 	}

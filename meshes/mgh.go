@@ -40,7 +40,7 @@ func ReadMGH(path string) (*MGH, error) {
 // after the data are ignored. It refuses other versions and types,
 // non-positive dimensions and truncated data.
 func DecodeMGH(r io.Reader) (*MGH, error) {
-	b, err := readAllMaybeGzip(r)
+	b, err := readAllMaybeGzip(r, MaxInputBytes)
 	if err != nil {
 		return nil, err
 	}
