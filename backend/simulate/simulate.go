@@ -33,6 +33,7 @@ import (
 
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/npy"
+	"cortexcast/meshes"
 )
 
 // Config says what Generate writes.
@@ -75,6 +76,21 @@ const (
 // points MasksDir at the real masks when it has them).
 func DefaultConfig() Config {
 	return Config{Subjects: 2, Train: 1000, Test: 100, Seed: 1}
+}
+
+// FindMasks returns the directory of the real Algonauts fsaverage-space masks
+// (algonauts2023/roi_masks) beside wherever meshes.FindFsaverageDir finds the
+// meshes, or "" when there are none (Generate then uses synthetic masks).
+func FindMasks() string {
+	dir, err := meshes.FindFsaverageDir("")
+	if err != nil {
+		return ""
+	}
+	m := filepath.Join(dir, "algonauts2023", "roi_masks")
+	if _, err := os.Stat(filepath.Join(m, "lh.streams_fsaverage_space.npy")); err != nil {
+		return ""
+	}
+	return m
 }
 
 // TruthDir returns where Generate writes the ground truth for the dataset

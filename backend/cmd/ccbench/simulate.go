@@ -4,12 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"cortexcast/backend/simulate"
-	"cortexcast/meshes"
 )
 
 // simulateTarget is the "ready in about a minute on 2 cores" for the
@@ -27,25 +25,12 @@ func simulateSection() section {
 	}
 }
 
-// findMasks looks for the real masks beside the fsaverage meshes, as the CLI does.
-func findMasks() string {
-	dir, err := meshes.FindFsaverageDir("")
-	if err != nil {
-		return ""
-	}
-	m := filepath.Join(dir, "algonauts2023", "roi_masks")
-	if _, err := os.Stat(filepath.Join(m, "lh.streams_fsaverage_space.npy")); err != nil {
-		return ""
-	}
-	return m
-}
-
 func benchSimulate(ctx context.Context, b *bench, masks string) error {
 	cfg := simulate.DefaultConfig()
 	cfg.Root = filepath.Join(b.work, "sim")
 	cfg.MasksDir = masks
 	if cfg.MasksDir == "" {
-		cfg.MasksDir = findMasks()
+		cfg.MasksDir = simulate.FindMasks()
 	}
 	start := time.Now()
 	if err := simulate.Generate(ctx, cfg); err != nil {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"cortexcast/backend/simulate"
-	"cortexcast/meshes"
 )
 
 func runSimulate(ctx context.Context, e *env, args []string) error {
@@ -49,22 +46,9 @@ func simFlags(fs *flag.FlagSet) *simOptions {
 func (o *simOptions) config() simulate.Config {
 	c := simulate.Config{Root: o.out, Subjects: o.subjects, Train: o.train, Test: o.test, Seed: o.seed, MasksDir: o.masks}
 	if c.MasksDir == "" {
-		c.MasksDir = findMasks()
+		c.MasksDir = simulate.FindMasks()
 	}
 	return c
-}
-
-// findMasks looks for the real Algonauts fsaverage masks next to wherever the meshes are.
-func findMasks() string {
-	dir, err := meshes.FindFsaverageDir("")
-	if err != nil {
-		return ""
-	}
-	m := filepath.Join(dir, "algonauts2023", "roi_masks")
-	if _, err := os.Stat(filepath.Join(m, "lh.streams_fsaverage_space.npy")); err != nil {
-		return ""
-	}
-	return m
 }
 
 func simulateDataset(ctx context.Context, e *env, cfg simulate.Config) error {
