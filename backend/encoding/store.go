@@ -43,16 +43,32 @@ type SubjectModel struct {
 // StoreFormat is the version of the on-disk layout that Save writes and Load reads.
 const StoreFormat = 1
 
-// Model kinds recorded in a manifest. Every kind is stored as the same linear map (a *Ridge per
-// hemisphere); the kind says how it was fitted.
+// Model kinds recorded in a manifest. The ridge kinds are stored as the same linear map (a *Ridge
+// per hemisphere, written by Save); the kind says how it was fitted.
 const (
 	KindRidge      = "ridge"       // FitRidge, alphas by leave-one-out
 	KindRidgeKFold = "ridge-kfold" // FitRidge with RidgeOptions.Folds ≥ 2
 	KindBaseline   = "baseline"    // FitPCABaseline: incremental PCA, then least squares
 )
 
-// Kinds returns the model kinds the store knows, in a fixed order.
-func Kinds() []string { return []string{KindRidge, KindRidgeKFold, KindBaseline} }
+// NNKindPrefix starts the kind of every neural model of the thesis zoo (package encoding/nn). Such
+// a model is written by SaveFiles: its arrays are the nn package's, not a *Ridge.
+const NNKindPrefix = "nn-"
+
+// RidgeKinds returns the kinds stored as a *Ridge per hemisphere, in a fixed order.
+func RidgeKinds() []string { return []string{KindRidge, KindRidgeKFold, KindBaseline} }
+
+// NNKinds returns the kinds of the neural models: "nn-" and the name of one of the nn package's
+// presets, or "nn-custom" for a model trained from a configuration file.
+func NNKinds() []string {
+	return []string{"nn-simple", "nn-dnn", "nn-dropout", "nn-residual", "nn-roi", "nn-conv1d", "nn-pos", "nn-comb", "nn-custom"}
+}
+
+// Kinds returns every model kind the store knows, the ridge kinds first.
+func Kinds() []string { return append(RidgeKinds(), NNKinds()...) }
+
+// IsNN reports whether kind is a neural model's.
+func IsNN(kind string) bool { return strings.HasPrefix(kind, NNKindPrefix) }
 
 // manifestFile is the name of the manifest inside a model directory.
 const manifestFile = "manifest.json"
@@ -78,6 +94,16 @@ type Manifest struct {
 	CodeVersion     string             `json:"code_version,omitempty"`
 	Created         time.Time          `json:"created"`
 	Meta            map[string]string  `json:"meta,omitempty"`
+	// Loss holds the loss per epoch of a model trained by gradient descent (nn kinds): one curve
+	// per hemisphere and split.
+	Loss []LossCurve `json:"loss,omitempty"`
+}
+
+// LossCurve is the mean squared error after each epoch of one hemisphere's training.
+type LossCurve struct {
+	Hemi   string    `json:"hemi"`  // "lh" or "rh"
+	Split  string    `json:"split"` // "train" or "val"
+	Values []float64 `json:"values"`
 }
 
 // HemiInfo describes one stored hemisphere.
@@ -125,8 +151,8 @@ func Save(dir string, m *SubjectModel, manifest Manifest) (err error) {
 	if mf.Kind == "" {
 		mf.Kind = KindRidge
 	}
-	if !slices.Contains(Kinds(), mf.Kind) {
-		return fmt.Errorf("encoding: saving %s: model kind %q, want one of %q", dir, mf.Kind, Kinds())
+	if !slices.Contains(RidgeKinds(), mf.Kind) {
+		return fmt.Errorf("encoding: saving %s: model kind %q, want one of %q (neural models are written by SaveFiles)", dir, mf.Kind, RidgeKinds())
 	}
 	mf.Subject, mf.Features = m.Subject, m.Features
 	mf.Hemis = nil
@@ -153,6 +179,56 @@ func Save(dir string, m *SubjectModel, manifest Manifest) (err error) {
 	if mf.Created.IsZero() {
 		mf.Created = time.Now().UTC()
 	}
+	return saveDir(dir, &mf, func(tmp string) error {
+		for h, r := range m.Hemis {
+			if r == nil {
+				continue
+			}
+			fx, fy, fw, fa := weightFiles(hemiName(h))
+			for _, f := range []struct {
+				name  string
+				data  []float32
+				shape []int
+			}{
+				{fx, r.XMean, []int{r.P}},
+				{fy, r.YMean, []int{r.V}},
+				{fw, r.W, []int{r.P, r.V}},
+				{fa, r.Alpha, []int{r.V}},
+			} {
+				if err := npy.WriteFloat32(filepath.Join(tmp, f.name), f.data, f.shape); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// SaveFiles writes a model that is not a *Ridge (a neural one: manifest.Kind must be one of
+// NNKinds()) into the model directory dir, as Save does: fill writes the model's files into the
+// temporary directory it is given, then the manifest is added and the directory renamed into
+// place. The manifest must give Subject, Features, FeatureDim and Hemis.
+func SaveFiles(dir string, manifest Manifest, fill func(tmp string) error) error {
+	dir = filepath.Clean(dir)
+	mf := manifest
+	mf.Format, mf.Name = StoreFormat, filepath.Base(dir)
+	if !slices.Contains(NNKinds(), mf.Kind) {
+		return fmt.Errorf("encoding: saving %s: model kind %q, want one of %q", dir, mf.Kind, NNKinds())
+	}
+	if err := checkHemis(mf.Hemis); err != nil {
+		return fmt.Errorf("encoding: saving %s: %w", dir, err)
+	}
+	if mf.FeatureDim < 1 {
+		return fmt.Errorf("encoding: saving %s: feature_dim %d, want positive", dir, mf.FeatureDim)
+	}
+	if mf.Created.IsZero() {
+		mf.Created = time.Now().UTC()
+	}
+	return saveDir(dir, &mf, fill)
+}
+
+// saveDir writes mf and the files fill makes into dir atomically (see Save).
+func saveDir(dir string, mf *Manifest, fill func(tmp string) error) (err error) {
 	if len(mf.Metrics) > 0 {
 		clean := make(map[string]float64, len(mf.Metrics))
 		for k, v := range mf.Metrics {
@@ -162,7 +238,7 @@ func Save(dir string, m *SubjectModel, manifest Manifest) (err error) {
 		}
 		mf.Metrics = clean
 	}
-	body, err := json.MarshalIndent(&mf, "", "  ")
+	body, err := json.MarshalIndent(mf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding: saving %s: encoding the manifest: %w", dir, err)
 	}
@@ -186,25 +262,8 @@ func Save(dir string, m *SubjectModel, manifest Manifest) (err error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("encoding: saving %s: %w", dir, err)
 	}
-	for h, r := range m.Hemis {
-		if r == nil {
-			continue
-		}
-		fx, fy, fw, fa := weightFiles(hemiName(h))
-		for _, f := range []struct {
-			name  string
-			data  []float32
-			shape []int
-		}{
-			{fx, r.XMean, []int{r.P}},
-			{fy, r.YMean, []int{r.V}},
-			{fw, r.W, []int{r.P, r.V}},
-			{fa, r.Alpha, []int{r.V}},
-		} {
-			if err := npy.WriteFloat32(filepath.Join(tmp, f.name), f.data, f.shape); err != nil {
-				return fmt.Errorf("encoding: saving %s: %w", dir, err)
-			}
-		}
+	if err := fill(tmp); err != nil {
+		return fmt.Errorf("encoding: saving %s: %w", dir, err)
 	}
 	if err := writeSynced(filepath.Join(tmp, manifestFile), append(body, '\n')); err != nil {
 		return fmt.Errorf("encoding: saving %s: %w", dir, err)
@@ -293,23 +352,36 @@ func ParseManifest(body []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest kind %q, want one of %q", mf.Kind, Kinds())
 	case mf.FeatureDim < 1:
 		return nil, fmt.Errorf("manifest feature_dim %d, want positive", mf.FeatureDim)
-	case len(mf.Hemis) == 0 || len(mf.Hemis) > 2:
-		return nil, fmt.Errorf("manifest lists %d hemispheres, want 1 or 2", len(mf.Hemis))
 	}
-	for i, h := range mf.Hemis {
-		idx := hemiIndex(h.Hemi)
-		if idx < 0 {
-			return nil, fmt.Errorf("manifest hemis[%d] is %q, want \"lh\" or \"rh\"", i, h.Hemi)
-		}
-		if i == 1 && idx <= hemiIndex(mf.Hemis[0].Hemi) {
-			return nil, fmt.Errorf("manifest hemis are %q then %q, want lh before rh", mf.Hemis[0].Hemi, h.Hemi)
-		}
-		if h.Vertices < 1 {
-			return nil, fmt.Errorf("manifest hemis[%d] (%s) has %d vertices, want positive", i, h.Hemi, h.Vertices)
-		}
+	if err := checkHemis(mf.Hemis); err != nil {
+		return nil, err
 	}
 	return &mf, nil
 }
+
+// checkHemis reports a hemisphere list that is not "lh", "rh" or both in that order, each with
+// vertices.
+func checkHemis(hemis []HemiInfo) error {
+	if len(hemis) == 0 || len(hemis) > 2 {
+		return fmt.Errorf("manifest lists %d hemispheres, want 1 or 2", len(hemis))
+	}
+	for i, h := range hemis {
+		idx := hemiIndex(h.Hemi)
+		if idx < 0 {
+			return fmt.Errorf("manifest hemis[%d] is %q, want \"lh\" or \"rh\"", i, h.Hemi)
+		}
+		if i == 1 && idx <= hemiIndex(hemis[0].Hemi) {
+			return fmt.Errorf("manifest hemis are %q then %q, want lh before rh", hemis[0].Hemi, h.Hemi)
+		}
+		if h.Vertices < 1 {
+			return fmt.Errorf("manifest hemis[%d] (%s) has %d vertices, want positive", i, h.Hemi, h.Vertices)
+		}
+	}
+	return nil
+}
+
+// ReadManifest reads and checks the manifest.json of the model directory dir.
+func ReadManifest(dir string) (*Manifest, error) { return readManifest(dir) }
 
 // readManifest reads and checks dir/manifest.json.
 func readManifest(dir string) (*Manifest, error) {
@@ -331,11 +403,14 @@ func readManifest(dir string) (*Manifest, error) {
 	return mf, nil
 }
 
-// Load reads the model in dir, checking every weight file's shape against the manifest.
+// Load reads the ridge model (one of RidgeKinds()) in dir, checking every weight file's shape against the manifest.
 func Load(dir string) (*SubjectModel, *Manifest, error) {
 	mf, err := readManifest(dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	if IsNN(mf.Kind) {
+		return nil, nil, fmt.Errorf("encoding: %s is a neural model (kind %s), not a ridge: load it with nn.LoadSubject", dir, mf.Kind)
 	}
 	m := &SubjectModel{Subject: mf.Subject, Features: mf.Features, Meta: mf.Meta}
 	for _, h := range mf.Hemis {

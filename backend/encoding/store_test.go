@@ -93,7 +93,7 @@ func TestStoreRoundTrip(t *testing.T) {
 func TestSaveKinds(t *testing.T) {
 	root := t.TempDir()
 	m := &SubjectModel{Subject: 1, Features: "f", Hemis: [2]*Ridge{smallRidge(2, 3, 1), nil}}
-	for _, kind := range Kinds() {
+	for _, kind := range RidgeKinds() {
 		dir := filepath.Join(root, kind)
 		if err := Save(dir, m, Manifest{Kind: kind}); err != nil {
 			t.Fatalf("kind %s: %v", kind, err)

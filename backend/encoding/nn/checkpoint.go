@@ -34,7 +34,7 @@ func newState(m *Model, trainIdx []int) *state {
 		st.m1 = append(st.m1, &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))})
 		st.m2 = append(st.m2, &param{Name: q.Name, Shape: q.Shape, Data: make([]float32, len(q.Data))})
 	}
-	if m.Config.Kind == KindROI {
+	if m.perHeadBest() {
 		st.headBest = make([]float64, len(m.Groups))
 		for i := range st.headBest {
 			st.headBest[i] = math.MaxFloat64
@@ -234,11 +234,12 @@ const (
 	modelName   = "nn.json"
 	modelFormat = "cortexcast-nn-1"
 	labelsName  = "roi_labels.npy"
+	coordsName  = "vertex_coords.npy"
 )
 
 // Save writes the model to dir atomically (the directory is built beside it and renamed into
 // place): nn.json (configuration, shapes, loss history) and one .npy per array, plus the
-// per-vertex ROI labels of a roi model.
+// per-vertex ROI labels of a model with ROI heads and the vertex coordinates of a pos model.
 func (m *Model) Save(dir string) error {
 	mf := modelFile{Format: modelFormat, Config: m.Config, P: m.P, V: m.V, BestEpoch: m.BestEpoch,
 		TrainLoss: m.TrainLoss, ValLoss: m.ValLoss}
@@ -259,7 +260,12 @@ func (m *Model) Save(dir string) error {
 				return err
 			}
 		}
-		if m.Config.Kind == KindROI {
+		if m.Config.Kind == KindPos {
+			if err := npy.WriteFloat32(filepath.Join(tmp, coordsName), m.Coords, []int{m.V, 3}); err != nil {
+				return err
+			}
+		}
+		if m.Groups != nil {
 			labels := make([]int64, m.V)
 			for g, idx := range m.Groups {
 				for _, c := range idx {
@@ -294,7 +300,18 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("nn: load model %s: p=%d, v=%d: each must be ≥ 1", dir, mf.P, mf.V)
 	}
 	var labels []int32
-	if mf.Config.Kind == KindROI {
+	var coords []float32
+	if mf.Config.Kind == KindPos {
+		c, shape, err := npy.ReadFloat32(filepath.Join(dir, coordsName))
+		if err != nil {
+			return nil, fmt.Errorf("nn: load model: %w", err)
+		}
+		if !slices.Equal(shape, []int{mf.V, 3}) {
+			return nil, fmt.Errorf("nn: load model %s: %s has shape %v, want [%d 3]", dir, coordsName, shape, mf.V)
+		}
+		coords = c
+	}
+	if mf.Config.roiHeads() {
 		l, shape, err := npy.ReadInt64(filepath.Join(dir, labelsName))
 		if err != nil {
 			return nil, fmt.Errorf("nn: load model: %w", err)
@@ -311,7 +328,7 @@ func Load(dir string) (*Model, error) {
 		}
 	}
 	// Build the architecture (its shapes and names), then fill it from the files.
-	m, err := newModel(mf.Config, mf.P, mf.V, labels, nil)
+	m, err := newModel(mf.Config, mf.P, mf.V, labels, coords, nil)
 	if err != nil {
 		return nil, fmt.Errorf("nn: load model %s: %w", dir, err)
 	}

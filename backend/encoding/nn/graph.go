@@ -19,6 +19,8 @@ const (
 	bnMomentum  = 0.1
 	leakySlope  = 0.01
 	predictRows = 1024 // rows per prediction call
+	// predictValues bounds rows × vertices × width of one pos prediction call.
+	predictValues = 1 << 24
 )
 
 // executor holds the compiled graphs of one model on one backend.
@@ -47,28 +49,89 @@ func mulRow(x, b *graph.Node) *graph.Node {
 	return graph.Mul(x, graph.BroadcastToDims(graph.ExpandAxes(b, 0), x.Shape().Dimensions...))
 }
 
+// leaky is LeakyReLU.
+func leaky(z *graph.Node) *graph.Node { return graph.Max(z, graph.MulScalar(z, leakySlope)) }
+
 // forward builds the network on x. In training mode batch norm uses the batch statistics and
 // returns the updated running statistics; masks (dnn with dropout, training only) scale the input
 // of each linear layer. Otherwise the running statistics in stats are used.
 func (m *Model) forward(x *graph.Node, params, stats, masks []*graph.Node, training bool) (out *graph.Node, newStats []*graph.Node) {
-	switch m.Config.Kind {
-	case KindSimple:
-		return addRow(graph.MatMul(x, params[0]), params[1]), nil
-	case KindROI:
-		// The heads' weights side by side make one product: the same function and gradients as
-		// one product per head, faster, and it avoids a deadlock of the pure-Go backend (its
-		// default parallel op execution with several large products at once on 2 cores).
-		if len(m.Groups) == 1 {
-			return addRow(graph.MatMul(x, params[0]), params[1]), nil
-		}
-		ws := make([]*graph.Node, len(m.Groups))
-		bs := make([]*graph.Node, len(m.Groups))
-		for g := range m.Groups {
-			ws[g], bs[g] = params[2*g], params[2*g+1]
-		}
-		return addRow(graph.MatMul(x, graph.Concatenate(ws, 1)), graph.Concatenate(bs, 0)), nil
+	if m.Config.Kind == KindPos {
+		return m.forwardPos(x, params), nil
 	}
-	// dnn
+	h, newStats := m.trunk(x, params[:m.headStart], stats, masks, training)
+	return m.head(h, params[m.headStart:]), newStats
+}
+
+// head maps the trunk's output to the vertices: one linear layer, or one per ROI.
+func (m *Model) head(h *graph.Node, params []*graph.Node) *graph.Node {
+	if len(m.Groups) <= 1 {
+		return addRow(graph.MatMul(h, params[0]), params[1])
+	}
+	// The heads' weights side by side make one product: the same function and gradients as one
+	// product per head, faster, and it avoids a deadlock of the pure-Go backend (its default
+	// parallel op execution with several large products at once on 2 cores).
+	ws := make([]*graph.Node, len(m.Groups))
+	bs := make([]*graph.Node, len(m.Groups))
+	for g := range m.Groups {
+		ws[g], bs[g] = params[2*g], params[2*g+1]
+	}
+	return addRow(graph.MatMul(h, graph.Concatenate(ws, 1)), graph.Concatenate(bs, 0))
+}
+
+// trunk builds the layers before the head (none for simple and roi).
+func (m *Model) trunk(x *graph.Node, params, stats, masks []*graph.Node, training bool) (*graph.Node, []*graph.Node) {
+	switch m.Config.Kind {
+	case KindDNN:
+		return m.trunkDNN(x, params, stats, masks, training)
+	case KindConv1D:
+		return m.trunkConv(x, params), nil
+	}
+	return x, nil
+}
+
+// trunkConv applies the 1-D convolutions to x (rows × P, read as P tokens of one channel) and
+// flattens the result. Each convolution is one product: the kernel's windows of the input, side
+// by side (im2col), times the kernel as a (kernel·channels)×out-channels matrix.
+func (m *Model) trunkConv(x *graph.Node, params []*graph.Node) *graph.Node {
+	c := m.Config
+	rows := x.Shape().Dimensions[0]
+	h := graph.Reshape(x, rows, m.P, 1)
+	tokens, channels := m.P, 1
+	for l := 0; l < c.ConvLayers; l++ {
+		out := convTokens(tokens, c.ConvKernel, c.ConvStride)
+		windows := make([]*graph.Node, c.ConvKernel)
+		for j := range windows {
+			windows[j] = graph.Slice(h, graph.AxisRange(), graph.AxisRange(j, j+c.ConvStride*(out-1)+1).Stride(c.ConvStride), graph.AxisRange())
+		}
+		cols := graph.Reshape(graph.Concatenate(windows, 2), rows*out, c.ConvKernel*channels)
+		z := leaky(addRow(graph.MatMul(cols, params[2*l]), params[2*l+1]))
+		tokens, channels = out, c.ConvChannels
+		h = graph.Reshape(z, rows, tokens, channels)
+	}
+	return graph.Reshape(h, rows, tokens*channels)
+}
+
+// forwardPos runs the pos network on every (row, vertex) pair: rows × V.
+func (m *Model) forwardPos(x *graph.Node, params []*graph.Node) *graph.Node {
+	c := m.Config
+	rows, v, hid := x.Shape().Dimensions[0], m.V, c.Hidden
+	img := addRow(graph.MatMul(x, params[0]), params[1]) // rows × hidden
+	enc := graph.ConstTensor(x.Graph(), tensors.FromFlatDataAndDimensions(m.posEnc, v, c.PosDim))
+	pos := graph.MatMul(enc, params[2]) // V × hidden
+	h := graph.Add(graph.BroadcastToDims(graph.ExpandAxes(img, 1), rows, v, hid),
+		graph.BroadcastToDims(graph.ExpandAxes(pos, 0), rows, v, hid))
+	h = graph.Reshape(leaky(h), rows*v, hid)
+	k := 3
+	for l := 1; l < c.PosLayers-1; l++ {
+		h = leaky(addRow(graph.MatMul(h, params[k]), params[k+1]))
+		k += 2
+	}
+	return graph.Reshape(addRow(graph.MatMul(h, params[k]), params[k+1]), rows, v)
+}
+
+// trunkDNN builds the dnn blocks.
+func (m *Model) trunkDNN(x *graph.Node, params, stats, masks []*graph.Node, training bool) (out *graph.Node, newStats []*graph.Node) {
 	h := x
 	rows := x.Shape().Dimensions[0]
 	for b := 0; b < m.Config.Blocks; b++ {
@@ -92,17 +155,16 @@ func (m *Model) forward(x *graph.Node, params, stats, masks []*graph.Node, train
 		}
 		scale := graph.Div(gamma, graph.Sqrt(graph.AddScalar(variance, bnEps))) // Rsqrt has no gradient in gomlx v0.28
 		z = addRow(mulRow(graph.Sub(z, graph.BroadcastToDims(graph.ExpandAxes(mean, 0), z.Shape().Dimensions...)), scale), beta)
-		z = graph.Max(z, graph.MulScalar(z, leakySlope))
+		z = leaky(z)
 		if m.Config.Residual && h.Shape().Dimensions[1] == z.Shape().Dimensions[1] {
 			z = graph.Add(z, h)
 		}
 		h = z
 	}
-	nb := m.Config.Blocks
 	if masks != nil {
-		h = graph.Mul(h, masks[nb])
+		h = graph.Mul(h, masks[m.Config.Blocks])
 	}
-	return addRow(graph.MatMul(h, params[4*nb]), params[4*nb+1]), newStats
+	return h, newStats
 }
 
 // mse is the mean squared error of out against y over every value.

@@ -2,13 +2,31 @@
 // (Config) names the architecture and the training settings, Train fits it and returns a Model
 // that predicts vertex responses from image features.
 //
-// The kinds are:
+// A model is a trunk, which turns the features into a hidden representation, and a head, which
+// maps that to the vertices. The kinds are:
 //
-//   - "simple": one linear layer, features → vertices;
-//   - "dnn": Blocks blocks of Linear + BatchNorm + LeakyReLU (optionally with dropout before each
-//     linear layer and residual connections where the widths agree) then a linear head;
-//   - "roi": one linear head per ROI over that ROI's vertices (vertices labelled 0 share one "rest"
-//     head), each head kept at its own best validation epoch.
+//   - "simple": no trunk, one linear layer features → vertices;
+//   - "dnn": a trunk of Blocks blocks of Linear + BatchNorm + LeakyReLU (optionally with dropout
+//     before each linear layer and residual connections where the widths agree);
+//   - "conv1d": a trunk of ConvLayers 1-D convolutions (+ LeakyReLU) over the feature vector read as
+//     a sequence of P tokens of one channel: kernel ConvKernel, stride ConvStride, ConvChannels
+//     output channels, no padding; the last layer's tokens × channels are flattened. (CLIP's 512
+//     features are not a sequence, but the thesis convolved over them this way: neighbouring
+//     dimensions share filters.);
+//   - "roi": the simple model with ROI heads (below), each head kept at its own best validation
+//     epoch — the thesis's best model;
+//   - "pos": one small network shared by all vertices: its first layer takes the image features
+//     and a sinusoidal positional encoding of the vertex's 3-D coordinate (PosDim values: PosDim/6
+//     frequencies per coordinate, log-spaced from 1 to PosFreq, sine and cosine), PosLayers
+//     layers of width Hidden in all, one output: that vertex's response. The first layer of an
+//     MLP on the concatenation [features, encoding] is the sum of a map of each, so it is computed
+//     as images × width plus vertices × width, broadcast to images × vertices × width: the
+//     network runs batched over every vertex at once.
+//
+// Heads "roi" (with simple, dnn or conv1d) gives one linear head per ROI over that ROI's vertices
+// (vertices labelled 0 share one "rest" head) instead of one linear head over all of them; the
+// thesis's combinations (dnn trunk with residual blocks, dropout and ROI heads, say) are
+// configurations, not types: Presets lists the named ones.
 //
 // Training is written directly as one gomlx graph per step: the MSE loss, its gradient by
 // graph.Gradient and the AdamW update (PyTorch's formulation: decoupled weight decay on every
@@ -37,15 +55,24 @@ const (
 	KindSimple = "simple"
 	KindDNN    = "dnn"
 	KindROI    = "roi"
+	KindConv1D = "conv1d"
+	KindPos    = "pos"
 )
 
 // Kinds returns the model kinds Train knows.
-func Kinds() []string { return []string{KindSimple, KindDNN, KindROI} }
+func Kinds() []string { return []string{KindSimple, KindDNN, KindROI, KindConv1D, KindPos} }
+
+// Heads of a model.
+const (
+	HeadsLinear = "linear" // one linear layer over all vertices (the default)
+	HeadsROI    = "roi"    // one linear layer per ROI
+)
 
 // Config names a model of the zoo and how to train it.
 type Config struct {
-	Kind        string  `json:"kind"`         // "simple", "dnn" or "roi"
-	Hidden      int     `json:"hidden"`       // dnn: width of each block
+	Kind        string  `json:"kind"`         // one of Kinds()
+	Heads       string  `json:"heads"`        // "linear" ("" too) or "roi"; kind roi has ROI heads whatever this says
+	Hidden      int     `json:"hidden"`       // dnn: width of each block; pos: width of each layer
 	Blocks      int     `json:"blocks"`       // dnn: number of Linear+BatchNorm+LeakyReLU blocks
 	Dropout     float64 `json:"dropout"`      // dnn: dropout probability before each linear layer (0 = none)
 	Residual    bool    `json:"residual"`     // dnn: add each block's input to its output where widths agree
@@ -58,16 +85,52 @@ type Config struct {
 	Seed        int64   `json:"seed"`
 	ValFraction float64 `json:"val_fraction"` // fraction of rows held out for validation, in [0, 1)
 	Patience    int     `json:"patience"`     // stop after this many epochs without a better validation loss (0 = never)
+
+	ConvLayers   int `json:"conv_layers"`   // conv1d: number of convolutions
+	ConvChannels int `json:"conv_channels"` // conv1d: output channels of each
+	ConvKernel   int `json:"conv_kernel"`   // conv1d: kernel size in tokens
+	ConvStride   int `json:"conv_stride"`   // conv1d: stride in tokens
+
+	PosDim    int     `json:"pos_dim"`    // pos: length of the positional encoding, a multiple of 6
+	PosFreq   float64 `json:"pos_freq"`   // pos: highest frequency (the lowest is 1), in cycles per half extent of the mesh
+	PosLayers int     `json:"pos_layers"` // pos: linear layers in all, ≥ 2
 }
 
 // DefaultConfig returns the thesis defaults: a simple linear model trained with AdamW (lr 1e-4,
 // weight decay 1e-2), the learning rate × 0.75 every 10 epochs, 30 epochs, MSE, a 90/10 split.
-// DNN settings (4 blocks of 1024) are filled in for when Kind is changed to "dnn".
+// The settings of the other kinds (4 dnn blocks of 1024; 2 convolutions of 8 channels, kernel 8,
+// stride 4; a positional encoding of 48 values up to frequency 32 in 6 layers) are filled in for
+// when Kind is changed.
 func DefaultConfig() Config {
 	return Config{
-		Kind: KindSimple, Hidden: 1024, Blocks: 4,
+		Kind: KindSimple, Heads: HeadsLinear, Hidden: 1024, Blocks: 4,
 		LR: 1e-4, WeightDecay: 1e-2, Epochs: 30, BatchSize: 64,
 		StepEvery: 10, StepGamma: 0.75, Seed: 1, ValFraction: 0.1, Patience: 5,
+		ConvLayers: 2, ConvChannels: 8, ConvKernel: 8, ConvStride: 4,
+		PosDim: 48, PosFreq: 32, PosLayers: 6,
+	}
+}
+
+// Presets returns the named configurations of the thesis zoo, on the thesis's training defaults.
+// The model store records a model trained from one as kind "nn-" + its name.
+func Presets() map[string]Config {
+	d := DefaultConfig()
+	with := func(edit func(c *Config)) Config {
+		c := d
+		edit(&c)
+		return c
+	}
+	return map[string]Config{
+		"simple":   d,
+		"dnn":      with(func(c *Config) { c.Kind = KindDNN }),
+		"dropout":  with(func(c *Config) { c.Kind, c.Dropout = KindDNN, 0.2 }),
+		"residual": with(func(c *Config) { c.Kind, c.Residual = KindDNN, true }),
+		"roi":      with(func(c *Config) { c.Kind, c.Heads = KindROI, HeadsROI }),
+		"conv1d":   with(func(c *Config) { c.Kind = KindConv1D }),
+		// The pos network runs once per image and vertex: a narrower width and smaller batches.
+		"pos": with(func(c *Config) { c.Kind, c.Hidden, c.BatchSize = KindPos, 64, 16 }),
+		// A combination: the residual dnn trunk with dropout, under ROI heads.
+		"comb": with(func(c *Config) { c.Kind, c.Residual, c.Dropout, c.Heads = KindDNN, true, 0.1, HeadsROI }),
 	}
 }
 
@@ -87,8 +150,29 @@ func (c Config) Validate() error {
 			return fmt.Errorf("nn: config: dnn needs hidden in [1, %d] and blocks in [1, %d], got hidden %d, blocks %d",
 				maxHidden, maxBlocks, c.Hidden, c.Blocks)
 		}
+	case KindConv1D:
+		if c.ConvLayers < 1 || c.ConvLayers > maxBlocks || c.ConvChannels < 1 || c.ConvChannels > maxHidden ||
+			c.ConvKernel < 1 || c.ConvKernel > maxHidden || c.ConvStride < 1 || c.ConvStride > maxHidden {
+			return fmt.Errorf("nn: config: conv1d needs conv_layers in [1, %d] and conv_channels, conv_kernel, conv_stride in [1, %d], got %d, %d, %d, %d",
+				maxBlocks, maxHidden, c.ConvLayers, c.ConvChannels, c.ConvKernel, c.ConvStride)
+		}
+	case KindPos:
+		if c.Hidden < 1 || c.Hidden > maxHidden || c.PosLayers < 2 || c.PosLayers > maxBlocks ||
+			c.PosDim < 6 || c.PosDim%6 != 0 || c.PosDim > maxHidden || !(c.PosFreq >= 1) || math.IsInf(c.PosFreq, 0) {
+			return fmt.Errorf("nn: config: pos needs hidden in [1, %d], pos_layers in [2, %d], pos_dim a positive multiple of 6 up to %d and pos_freq ≥ 1, got %d, %d, %d, %g",
+				maxHidden, maxBlocks, maxHidden, c.Hidden, c.PosLayers, c.PosDim, c.PosFreq)
+		}
 	default:
 		return fmt.Errorf("nn: config: unknown kind %q (want one of %v)", c.Kind, Kinds())
+	}
+	switch c.Heads {
+	case "", HeadsLinear:
+	case HeadsROI:
+		if c.Kind == KindPos {
+			return errors.New("nn: config: the pos kind has one output per vertex, not heads: want heads \"linear\"")
+		}
+	default:
+		return fmt.Errorf("nn: config: heads %q, want %q or %q", c.Heads, HeadsLinear, HeadsROI)
 	}
 	switch {
 	case !(c.Dropout >= 0 && c.Dropout < 1):
@@ -110,6 +194,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// roiHeads reports whether the model has one head per ROI.
+func (c Config) roiHeads() bool { return c.Kind == KindROI || c.Heads == HeadsROI }
 
 // param is one named array of the model: trainable weights or batch-norm running statistics.
 type param struct {
@@ -137,6 +224,11 @@ type Model struct {
 	Groups [][]int
 	// GroupLabels is the ROI label of each head (0 for the rest).
 	GroupLabels []int32
+	// Coords holds, for the pos kind, each vertex's 3-D coordinate (V×3, row-major).
+	Coords []float32
+
+	headStart int       // index in Params of the head's first array
+	posEnc    []float32 // pos: the positional encoding of every vertex, V×PosDim
 
 	// TrainLoss and ValLoss are the mean squared errors per epoch run (ValLoss is empty without a
 	// validation split); BestEpoch is the 1-based epoch whose weights were kept (for roi, the last
@@ -201,13 +293,12 @@ func filled(name string, n int, v float32, rng *rand.Rand) *param {
 }
 
 // newModel initialises the arrays of cfg's architecture (with a nil rng: names and shapes only).
-func newModel(cfg Config, p, v int, labels []int32, rng *rand.Rand) (*Model, error) {
+// labels (length v) are needed for ROI heads, coords (v×3) by the pos kind.
+func newModel(cfg Config, p, v int, labels []int32, coords []float32, rng *rand.Rand) (*Model, error) {
 	m := &Model{Config: cfg, P: p, V: v}
+	in := p // width of the trunk's output
 	switch cfg.Kind {
-	case KindSimple:
-		m.Params = linear("out", p, v, rng)
 	case KindDNN:
-		in := p
 		for b := 0; b < cfg.Blocks; b++ {
 			name := fmt.Sprintf("block%d", b)
 			m.Params = append(m.Params, linear(name, in, cfg.Hidden, rng)...)
@@ -215,17 +306,104 @@ func newModel(cfg Config, p, v int, labels []int32, rng *rand.Rand) (*Model, err
 			m.Stats = append(m.Stats, filled(name+"_mean", cfg.Hidden, 0, rng), filled(name+"_var", cfg.Hidden, 1, rng))
 			in = cfg.Hidden
 		}
+	case KindConv1D:
+		tokens, channels := p, 1
+		for l := 0; l < cfg.ConvLayers; l++ {
+			out := convTokens(tokens, cfg.ConvKernel, cfg.ConvStride)
+			if out < 1 {
+				return nil, fmt.Errorf("nn: conv1d: layer %d gets %d tokens, fewer than the kernel %d: use fewer layers or a smaller kernel",
+					l+1, tokens, cfg.ConvKernel)
+			}
+			// The kernel as a (kernel·in channels)×out channels matrix: the im2col form.
+			m.Params = append(m.Params, linear(fmt.Sprintf("conv%d", l), cfg.ConvKernel*channels, cfg.ConvChannels, rng)...)
+			tokens, channels = out, cfg.ConvChannels
+		}
+		in = tokens * channels
+	case KindPos:
+		if len(coords) != 3*v {
+			return nil, fmt.Errorf("nn: pos model: %d coordinates for %d vertices, want 3 per vertex", len(coords), v)
+		}
+		m.Coords = coords
+		m.posEnc = positionalEncoding(coords, cfg.PosDim, cfg.PosFreq)
+		h := cfg.Hidden
+		// The first layer on [features, encoding]: its features part with the bias, its encoding part without.
+		m.Params = append(m.Params, linear("pos_in", p, h, rng)...)
+		m.Params = append(m.Params, linear("pos_enc", cfg.PosDim, h, rng)[0])
+		for l := 1; l < cfg.PosLayers-1; l++ {
+			m.Params = append(m.Params, linear(fmt.Sprintf("pos_hidden%d", l), h, h, rng)...)
+		}
+		m.Params = append(m.Params, linear("pos_out", h, 1, rng)...)
+		m.headStart = len(m.Params)
+		return m, nil
+	}
+	m.headStart = len(m.Params)
+	if !cfg.roiHeads() {
 		m.Params = append(m.Params, linear("out", in, v, rng)...)
-	case KindROI:
-		if len(labels) != v {
-			return nil, fmt.Errorf("nn: roi model: %d ROI labels for %d vertices", len(labels), v)
-		}
-		m.Groups, m.GroupLabels = roiGroups(labels)
-		for g, idx := range m.Groups {
-			m.Params = append(m.Params, linear(fmt.Sprintf("roi%d", m.GroupLabels[g]), p, len(idx), rng)...)
-		}
+		return m, nil
+	}
+	if len(labels) != v {
+		return nil, fmt.Errorf("nn: ROI heads: %d ROI labels for %d vertices", len(labels), v)
+	}
+	m.Groups, m.GroupLabels = roiGroups(labels)
+	for g, idx := range m.Groups {
+		m.Params = append(m.Params, linear(fmt.Sprintf("roi%d", m.GroupLabels[g]), in, len(idx), rng)...)
 	}
 	return m, nil
+}
+
+// convTokens is the number of outputs of a convolution without padding.
+func convTokens(tokens, kernel, stride int) int {
+	if tokens < kernel {
+		return 0
+	}
+	return (tokens-kernel)/stride + 1
+}
+
+// positionalEncoding returns the v×dim sinusoidal encoding of v 3-D points (row-major v×3): the
+// points are centred on their bounding box and scaled so that the longest half extent is 1, then
+// each coordinate c gives sin(π f c) and cos(π f c) for dim/6 frequencies f log-spaced from 1 to
+// maxFreq.
+func positionalEncoding(coords []float32, dim int, maxFreq float64) []float32 {
+	v := len(coords) / 3
+	var lo, hi [3]float64
+	for a := range 3 {
+		lo[a], hi[a] = math.Inf(1), math.Inf(-1)
+	}
+	for i := 0; i < v; i++ {
+		for a := range 3 {
+			c := float64(coords[3*i+a])
+			lo[a], hi[a] = min(lo[a], c), max(hi[a], c)
+		}
+	}
+	half := 0.0
+	for a := range 3 {
+		half = max(half, (hi[a]-lo[a])/2)
+	}
+	if half == 0 {
+		half = 1
+	}
+	nf := dim / 6
+	freqs := make([]float64, nf)
+	for k := range freqs {
+		freqs[k] = 1
+		if nf > 1 {
+			freqs[k] = math.Pow(maxFreq, float64(k)/float64(nf-1))
+		}
+	}
+	out := make([]float32, v*dim)
+	for i := 0; i < v; i++ {
+		row := out[i*dim : (i+1)*dim]
+		j := 0
+		for a := range 3 {
+			c := (float64(coords[3*i+a]) - (lo[a]+hi[a])/2) / half
+			for _, f := range freqs {
+				s, co := math.Sincos(math.Pi * f * c)
+				row[j], row[j+1] = float32(s), float32(co)
+				j += 2
+			}
+		}
+	}
+	return out
 }
 
 // checkData validates the shapes of a training set.

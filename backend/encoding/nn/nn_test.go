@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"cortexcast/backend/compute"
+	"cortexcast/backend/encoding"
 )
 
 func openBackend(t *testing.T) *compute.Backend {
@@ -94,7 +95,40 @@ func fastConfig(kind string) Config {
 	cfg.Hidden = 16
 	cfg.Blocks = 2
 	cfg.Patience = 0
+	cfg.ConvKernel, cfg.ConvStride, cfg.ConvChannels = 3, 1, 4
+	cfg.PosDim, cfg.PosLayers = 12, 3
 	return cfg
+}
+
+// smoothInCoords returns data for the pos kind: v vertices at random points of the unit cube, n×p
+// features X ~ N(0,1) and responses X·W + noise where each vertex's weights are a linear function
+// of its position, so one network over [features, position] can fit them.
+func smoothInCoords(n, p, v int, noise float64, seed uint64) (x, y, coords []float32) {
+	rng := rand.New(rand.NewPCG(seed, 21))
+	coords = make([]float32, 3*v)
+	for i := range coords {
+		coords[i] = float32(2*rng.Float64() - 1)
+	}
+	a := make([]float64, p*4)
+	for i := range a {
+		a[i] = rng.NormFloat64() / math.Sqrt(float64(p))
+	}
+	x = make([]float32, n*p)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y = make([]float32, n*v)
+	for r := 0; r < n; r++ {
+		for c := 0; c < v; c++ {
+			var s float64
+			for k := 0; k < p; k++ {
+				w := a[4*k] + a[4*k+1]*float64(coords[3*c]) + a[4*k+2]*float64(coords[3*c+1]) + a[4*k+3]*float64(coords[3*c+2])
+				s += float64(x[r*p+k]) * w
+			}
+			y[r*v+c] = float32(s + noise*rng.NormFloat64())
+		}
+	}
+	return x, y, coords
 }
 
 func TestLossDecreases(t *testing.T) {
@@ -104,6 +138,8 @@ func TestLossDecreases(t *testing.T) {
 	dropout := fastConfig(KindDNN)
 	dropout.Dropout = 0.1
 	dropout.Residual = true
+	comb := dropout
+	comb.Heads = HeadsROI
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -112,15 +148,22 @@ func TestLossDecreases(t *testing.T) {
 		{"dnn", fastConfig(KindDNN)},
 		{"dnn-dropout-residual", dropout},
 		{"roi", fastConfig(KindROI)},
+		{"conv1d", fastConfig(KindConv1D)},
+		{"pos", fastConfig(KindPos)},
+		{"comb", comb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			m, err := Train(context.Background(), b, tc.cfg, x, n, p, y, v, labels30(), func(epoch int, tr, va float64) {
+			d := Data{X: x, N: n, P: p, Y: y, V: v, ROILabels: labels30()}
+			if tc.cfg.Kind == KindPos {
+				d.X, d.Y, d.Coords = smoothInCoords(n, p, v, 0.3, 1)
+			}
+			m, err := Fit(context.Background(), b, tc.cfg, d, Options{Progress: func(epoch int, tr, va float64) {
 				calls++
 				if epoch != calls {
 					t.Errorf("progress epoch %d at call %d", epoch, calls)
 				}
-			})
+			}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +270,7 @@ func TestEarlyStopping(t *testing.T) {
 	}
 	// Recompute the validation loss of the kept weights on the same split.
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream))
-	if _, err := newModel(cfg, p, v, nil, rng); err != nil {
+	if _, err := newModel(cfg, p, v, nil, nil, rng); err != nil {
 		t.Fatal(err)
 	}
 	perm := rng.Perm(n)
@@ -248,10 +291,17 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	b := openBackend(t)
 	const n, p, v = 6, 3, 2
 	x, _, y := synthetic(n, p, v, 0.5, 5, 0)
-	for _, kind := range []string{KindSimple, KindDNN} {
+	labels := []int32{1, 0}
+	coords := []float32{0.1, -0.5, 0.3, -0.7, 0.2, 0.9}
+	for _, kind := range []string{KindSimple, KindDNN, KindConv1D, KindPos, "comb"} {
 		cfg := fastConfig(kind)
 		cfg.Hidden, cfg.Blocks = 4, 1
-		m, err := newModel(cfg, p, v, nil, rand.New(rand.NewPCG(9, 9)))
+		cfg.ConvLayers, cfg.ConvKernel, cfg.ConvStride, cfg.ConvChannels = 1, 2, 1, 2
+		cfg.PosDim, cfg.PosLayers = 6, 3
+		if kind == "comb" {
+			cfg.Kind, cfg.Heads, cfg.Residual, cfg.Hidden = KindDNN, HeadsROI, true, p // residual needs equal widths
+		}
+		m, err := newModel(cfg, p, v, labels, coords, rand.New(rand.NewPCG(9, 9)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +407,7 @@ func TestAdamWSteps(t *testing.T) {
 	}
 	m.Close()
 
-	init, err := newModel(cfg, p, v, nil, rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream)))
+	init, err := newModel(cfg, p, v, nil, nil, rand.New(rand.NewPCG(uint64(cfg.Seed), seedStream)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,16 +530,61 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// TestPositionalEncoding checks the encoding of three points against the formula written out.
+func TestPositionalEncoding(t *testing.T) {
+	// Bounding box x ∈ [0, 4], y ∈ [-1, 1], z ∈ [2, 2]: centre (2, 0, 2), longest half extent 2.
+	coords := []float32{0, -1, 2, 4, 1, 2, 3, 0, 2}
+	const dim, maxFreq = 12, 8 // two frequencies per coordinate: 1 and 8
+	got := positionalEncoding(coords, dim, maxFreq)
+	norm := [][3]float64{{-1, -0.5, 0}, {1, 0.5, 0}, {0.5, 0, 0}}
+	for i, c := range norm {
+		var want []float64
+		for _, x := range c {
+			for _, f := range []float64{1, 8} {
+				want = append(want, math.Sin(math.Pi*f*x), math.Cos(math.Pi*f*x))
+			}
+		}
+		for j, w := range want {
+			if g := float64(got[i*dim+j]); math.Abs(g-w) > 1e-6 {
+				t.Errorf("point %d value %d: %.7f, want %.7f", i, j, g, w)
+			}
+		}
+	}
+}
+
+// TestPresets checks that every preset is valid, that the store knows its kind and that the
+// thesis defaults are what they say.
+func TestPresets(t *testing.T) {
+	for name, cfg := range Presets() {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("preset %s: %v", name, err)
+		}
+		if !slices.Contains(encoding.NNKinds(), encoding.NNKindPrefix+name) {
+			t.Errorf("preset %s: the store has no kind %q", name, encoding.NNKindPrefix+name)
+		}
+		if cfg.LR != 1e-4 || cfg.WeightDecay != 1e-2 || cfg.StepGamma != 0.75 || cfg.StepEvery != 10 || cfg.Epochs != 30 || cfg.ValFraction != 0.1 {
+			t.Errorf("preset %s: training settings %+v are not the thesis defaults", name, cfg)
+		}
+	}
+	if p := Presets()["pos"]; p.PosDim != 48 || p.PosFreq != 32 || p.PosLayers != 6 {
+		t.Errorf("pos preset %+v: want dim 48, ×32, 6 layers", p)
+	}
+}
+
 // TestSaveLoad saves trained dnn and roi models and checks that the loaded ones predict the same
 // values and keep their loss history.
 func TestSaveLoad(t *testing.T) {
 	b := openBackend(t)
 	const n, p, v = 60, 8, 30
 	x, _, y := synthetic(n, p, v, 0.3, 9, 0)
-	for _, kind := range []string{KindDNN, KindROI} {
+	_, _, coords := smoothInCoords(1, 1, v, 0, 3)
+	for _, kind := range []string{KindDNN, KindROI, KindConv1D, KindPos, "comb"} {
 		cfg := fastConfig(kind)
 		cfg.Epochs = 2
-		m, err := Train(context.Background(), b, cfg, x, n, p, y, v, labels30(), nil)
+		if kind == "comb" {
+			cfg.Kind, cfg.Heads, cfg.Dropout = KindDNN, HeadsROI, 0.1
+		}
+		m, err := Fit(context.Background(), b, cfg, Data{X: x, N: n, P: p, Y: y, V: v, ROILabels: labels30(), Coords: coords}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -592,10 +687,11 @@ func FuzzLoad(f *testing.F) {
 	}
 	x, _, y := synthetic(20, 3, 30, 0.3, 12, 0)
 	base := f.TempDir() + "/model"
-	for _, kind := range []string{KindSimple, KindDNN, KindROI} {
+	_, _, coords := smoothInCoords(1, 1, 30, 0, 3)
+	for _, kind := range Kinds() {
 		cfg := fastConfig(kind)
-		cfg.Epochs, cfg.Hidden, cfg.Blocks = 1, 4, 1
-		m, err := Train(context.Background(), b, cfg, x, 20, 3, y, 30, labels30(), nil)
+		cfg.Epochs, cfg.Hidden, cfg.Blocks, cfg.ConvKernel = 1, 4, 1, 2
+		m, err := Fit(context.Background(), b, cfg, Data{X: x, N: 20, P: 3, Y: y, V: 30, ROILabels: labels30(), Coords: coords}, Options{})
 		if err != nil {
 			f.Fatal(err)
 		}

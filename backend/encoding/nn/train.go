@@ -36,14 +36,38 @@ func permuteColumns(y []float32, n, v int, groups [][]int) []float32 {
 	return out
 }
 
+// Data is a training set: row-major n×p features and n×v responses, with what some
+// architectures need beside them.
+type Data struct {
+	X    []float32
+	N, P int
+	Y    []float32
+	V    int
+	// ROILabels gives each vertex's ROI (0 for none); needed with ROI heads (length V).
+	ROILabels []int32
+	// Coords gives each vertex's 3-D position (V×3, row-major); needed by the pos kind.
+	Coords []float32
+}
+
+// Options are the optional parts of a training run.
+type Options struct {
+	// Progress, when set, is called after every epoch with the 1-based epoch and its mean
+	// training and validation losses (NaN without a validation split).
+	Progress func(epoch int, trainLoss, valLoss float64)
+	// CheckpointDir, when set, receives the whole training state after every epoch; a run
+	// finding a checkpoint of the same configuration and data shape there resumes from it (see
+	// TrainCheckpointed).
+	CheckpointDir string
+}
+
 // Train fits the model cfg describes to the n×p features x and n×v responses y (row-major) on
-// backend. roiLabels (length v; needed by the roi kind only) gives each vertex's ROI, 0 for none.
+// backend. roiLabels (length v; needed with ROI heads only) gives each vertex's ROI, 0 for none.
 // progress, when set, is called after every epoch with the 1-based epoch and its mean training
 // and validation losses (NaN without a validation split). Train stops early when ctx is done, with
 // ctx's error.
 func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32, n, p int, y []float32, v int,
 	roiLabels []int32, progress func(epoch int, trainLoss, valLoss float64)) (*Model, error) {
-	return TrainCheckpointed(ctx, backend, cfg, x, n, p, y, v, roiLabels, progress, "")
+	return Fit(ctx, backend, cfg, Data{X: x, N: n, P: p, Y: y, V: v, ROILabels: roiLabels}, Options{Progress: progress})
 }
 
 // TrainCheckpointed is Train with a checkpoint directory: after every epoch the whole training
@@ -54,6 +78,13 @@ func Train(ctx context.Context, backend compute.Backend, cfg Config, x []float32
 // checkpoints.
 func TrainCheckpointed(ctx context.Context, backend compute.Backend, cfg Config, x []float32, n, p int, y []float32, v int,
 	roiLabels []int32, progress func(epoch int, trainLoss, valLoss float64), dir string) (*Model, error) {
+	return Fit(ctx, backend, cfg, Data{X: x, N: n, P: p, Y: y, V: v, ROILabels: roiLabels}, Options{Progress: progress, CheckpointDir: dir})
+}
+
+// Fit is Train and TrainCheckpointed on a Data, for every kind (pos needs Data.Coords).
+func Fit(ctx context.Context, backend compute.Backend, cfg Config, d Data, opt Options) (*Model, error) {
+	x, n, p, y, v := d.X, d.N, d.P, d.Y, d.V
+	roiLabels, coords, progress, dir := d.ROILabels, d.Coords, opt.Progress, opt.CheckpointDir
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -62,11 +93,11 @@ func TrainCheckpointed(ctx context.Context, backend compute.Backend, cfg Config,
 	}
 	pcg := rand.NewPCG(uint64(cfg.Seed), seedStream)
 	rng := rand.New(pcg)
-	m, err := newModel(cfg, p, v, roiLabels, rng)
+	m, err := newModel(cfg, p, v, roiLabels, coords, rng)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Kind == KindROI {
+	if m.Groups != nil {
 		y = permuteColumns(y, n, v, m.Groups)
 	}
 
@@ -141,14 +172,14 @@ func TrainCheckpointed(ctx context.Context, backend compute.Backend, cfg Config,
 			valLoss = meanSquared(pred, yVal, 0, v, v)
 			m.ValLoss = append(m.ValLoss, valLoss)
 			improved = false
-			if cfg.Kind == KindROI {
+			if m.perHeadBest() {
 				off := 0
 				for g, idx := range m.Groups {
 					hl := meanSquared(pred, yVal, off, off+len(idx), v)
 					if hl < st.headBest[g] {
 						st.headBest[g] = hl
 						improved = true
-						for _, k := range []int{2 * g, 2*g + 1} {
+						for _, k := range []int{m.headStart + 2*g, m.headStart + 2*g + 1} {
 							copy(st.best.Params[k].Data, m.Params[k].Data)
 						}
 					}
@@ -184,6 +215,10 @@ func TrainCheckpointed(ctx context.Context, backend compute.Backend, cfg Config,
 	m.Params, m.Stats = st.best.Params, st.best.Stats
 	return m, nil
 }
+
+// perHeadBest reports whether each ROI head keeps its own best epoch: only without a trunk, where
+// the heads are independent.
+func (m *Model) perHeadBest() bool { return m.Groups != nil && m.headStart == 0 }
 
 // snapshot is a deep copy of a model's arrays.
 type snap struct{ Params, Stats []*param }
@@ -296,8 +331,12 @@ func (m *Model) predictGrouped(x []float32, n int) ([]float32, error) {
 		return nil, fmt.Errorf("nn: model has no backend: call Attach first")
 	}
 	out := make([]float32, 0, n*m.V)
-	for start := 0; start < n; start += predictRows {
-		rows := min(predictRows, n-start)
+	chunk := predictRows
+	if m.Config.Kind == KindPos {
+		chunk = max(1, min(predictRows, predictValues/(m.V*m.Config.Hidden)))
+	}
+	for start := 0; start < n; start += chunk {
+		rows := min(chunk, n-start)
 		args := []any{tensorOf(&param{Shape: []int{rows, m.P}, Data: x[start*m.P : (start+rows)*m.P]})}
 		for _, group := range [][]*param{m.Params, m.Stats} {
 			for _, q := range group {
@@ -309,11 +348,11 @@ func (m *Model) predictGrouped(x []float32, n int) ([]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nn: predict rows %d–%d: %w", start, start+rows, err)
 		}
-		chunk := make([]float32, rows*m.V)
-		if err := readInto(chunk, res[0]); err != nil {
+		part := make([]float32, rows*m.V)
+		if err := readInto(part, res[0]); err != nil {
 			return nil, err
 		}
-		out = append(out, chunk...)
+		out = append(out, part...)
 	}
 	return out, nil
 }
@@ -325,7 +364,7 @@ func (m *Model) Predict(x []float32, n int) ([]float32, error) {
 		return nil, fmt.Errorf("nn: Predict: x has %d values, want n×p = %d×%d", len(x), n, m.P)
 	}
 	pred, err := m.predictGrouped(x, n)
-	if err != nil || m.Config.Kind != KindROI {
+	if err != nil || m.Groups == nil {
 		return pred, err
 	}
 	out := make([]float32, len(pred))
