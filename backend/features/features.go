@@ -43,16 +43,52 @@ func Names() []string {
 	return names
 }
 
+// Options configures the extractors New builds; the zero value is the
+// default.
+type Options struct {
+	// Weights is the ONNX file of a network extractor named without one
+	// ("alexnet" rather than "alexnet:FILE"). Empty means
+	// weights.DefaultPath(name) when that file exists.
+	Weights string
+	// Backend is the compute backend spec of network extractors (see
+	// ONNXOptions.Backend).
+	Backend string
+	// BatchSize is the number of images a network runs at once; ≤ 0
+	// chooses it from the available memory.
+	BatchSize int
+}
+
 // New returns the extractor called name with its default configuration.
-// Known names: "gabor"; ONNX models as "onnx:FILE[#NODE]",
-// "clip-vit-b32:FILE", "alexnet:FILE[#LAYER]" and "sam-vit-b:FILE" (see NewONNX).
-func New(name string) (Extractor, error) {
-	if e, ok, err := newNamedONNX(name); ok {
+// Known names: "gabor"; ONNX models as "onnx:FILE[#NODE]", and the presets
+// "clip-vit-b32", "alexnet" and "sam-vit-b", each optionally followed by
+// ":FILE" and/or "#NODE" (e.g. "alexnet:w.onnx#features.5",
+// "alexnet#features.5"); a preset without a file uses the file in the
+// weights directory (weights.DefaultPath). See NewONNX.
+func New(name string) (Extractor, error) { return NewWith(name, Options{}) }
+
+// NewWith is New with options: a weights file for names without one, the
+// compute backend and the batch size of network extractors.
+func NewWith(name string, o Options) (Extractor, error) {
+	if e, ok, err := newNamedONNX(name, o); ok {
 		return e, err
 	}
 	c, ok := constructors()[name]
 	if !ok {
-		return nil, fmt.Errorf("features: unknown extractor %q (known: %s)", name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("features: unknown extractor %q (known: %s, and ONNX models: %s)", name,
+			strings.Join(Names(), ", "), strings.Join(ONNXNames(), ", "))
+	}
+	if o.Weights != "" {
+		return nil, fmt.Errorf("features: %s needs no weights file (--weights %s)", name, o.Weights)
 	}
 	return c()
+}
+
+// ONNXNames returns the ONNX presets and "onnx", sorted.
+func ONNXNames() []string {
+	names := []string{"onnx"}
+	for n := range onnxPresets() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

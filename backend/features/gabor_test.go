@@ -355,7 +355,7 @@ func TestNew(t *testing.T) {
 		t.Fatalf("New(gabor) = %v, %v", e, err)
 	}
 	_, err = New("resnet")
-	if err == nil || !strings.Contains(err.Error(), `unknown extractor "resnet" (known: gabor)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown extractor "resnet" (known: gabor, and ONNX models: alexnet,`) {
 		t.Errorf("New(resnet): err = %v", err)
 	}
 }

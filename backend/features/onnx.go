@@ -45,7 +45,9 @@ type ONNXOptions struct {
 	// axis after the second: the spatial mean of an N×C×H×W map, giving C
 	// values, as used for SAM's 256×64×64 embedding).
 	Pool string
-	// BatchSize is the number of images run at once (default 16).
+	// BatchSize is the number of images run at once; ≤ 0 chooses it from
+	// the available memory and the model's activation size per image
+	// (BatchForMemory with AvailableMemory and PerImageBytes).
 	BatchSize int
 	// DirectConv keeps the backend's own convolution on the pure-Go
 	// backend; by default convolutions there run as im2col + one matrix
@@ -72,6 +74,9 @@ type ONNX struct {
 	dim                        int
 	outShape                   []int // selected node's output shape for one image, batch axis excluded
 	im2col                     bool  // convolutions run as im2col + matrix product
+	perImage                   int64 // activation bytes of one image (activationBytes of the batch-1 graph)
+	batchFrom                  string
+	probing                    bool // set during NewONNX only: the graph builder measures perImage
 
 	backend *compute.Backend
 	store   *model.Store
@@ -92,9 +97,6 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	}
 	if opts.Pool == "" {
 		opts.Pool = "flatten"
-	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = 16
 	}
 	if opts.Preprocess != "imagenet" && opts.Preprocess != "clip" {
 		return nil, fmt.Errorf("features: ONNX preprocess %q: want \"imagenet\" or \"clip\"", opts.Preprocess)
@@ -151,6 +153,7 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	// wrapper cannot share), in which case the backend runs on its own.
 	var out []float32
 	var shape []int
+	e.probing = true
 	if strings.HasPrefix(e.backend.Spec, "go") && !opts.DirectConv {
 		out, shape, err = e.compile(m, &im2colBackend{Backend: e.backend.Backend})
 		e.im2col = err == nil
@@ -167,9 +170,52 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 			return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
 		}
 	}
+	e.probing = false
 	e.dim = len(out)
 	e.outShape = shape[1:]
+	e.batchFrom = "option"
+	if e.opts.BatchSize <= 0 {
+		avail, source, err := AvailableMemory()
+		if err != nil {
+			avail, source = 0, "unknown memory: "+err.Error()
+		}
+		e.opts.BatchSize = BatchForMemory(avail, e.perImage, MaxAutoBatch)
+		e.batchFrom = fmt.Sprintf("%s: %d MB free, %.1f MB per image", source, avail>>20, float64(e.perImage)/(1<<20))
+	}
 	return e, nil
+}
+
+// BatchSize returns the number of images run at once and how it was
+// chosen ("option", or the memory bound and per-image size it came from).
+func (e *ONNX) BatchSize() (int, string) { return e.opts.BatchSize, e.batchFrom }
+
+// PerImageBytes returns the activation memory of one image: the sum of the
+// sizes of every value the one-image graph computes (parameters and
+// constants excluded), plus the im2col matrix of each convolution. The
+// backend frees values once used, so the real peak is lower: this is a
+// safe bound for choosing a batch size.
+func (e *ONNX) PerImageBytes() int64 { return e.perImage }
+
+// activationBytes is PerImageBytes for the graph g built on a batch of one.
+func activationBytes(g *Graph) int64 {
+	var sum int64
+	for _, n := range g.Nodes() {
+		switch n.Type() {
+		case NodeTypeParameter, NodeTypeConstant:
+			continue
+		case NodeTypeConvGeneral:
+			// im2colBackend's column matrix: (output positions) × (Cin·kernel
+			// area), i.e. out.Size()/Cout × kernel.Size()/Cout with the
+			// kernel in ONNX's O×I×kH×kW layout.
+			if in := n.Inputs(); len(in) == 2 && in[1].Shape().Rank() > 0 {
+				if cout := in[1].Shape().Dimensions[0]; cout > 0 {
+					sum += int64(n.Shape().Size()/cout) * int64(in[1].Shape().Size()/cout) * int64(n.DType().Size())
+				}
+			}
+		}
+		sum += int64(n.Shape().Memory())
+	}
+	return sum
 }
 
 // compile builds the graph on b and runs it once on a one-image batch of
@@ -184,7 +230,11 @@ func (e *ONNX) compile(m onnx.Model, b gcompute.Backend) ([]float32, []int, erro
 			}
 			out = ReduceMean(out, axes...)
 		}
-		return Reshape(out, out.Shape().Dimensions[0], -1)
+		out = Reshape(out, out.Shape().Dimensions[0], -1)
+		if e.probing && x.Shape().Dimensions[0] == 1 {
+			e.perImage = activationBytes(x.Graph())
+		}
+		return out
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("build graph: %w", err)

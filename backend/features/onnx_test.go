@@ -284,38 +284,74 @@ func TestParseONNXGraph(t *testing.T) {
 
 func TestNewONNXNames(t *testing.T) {
 	alex := filepath.Join(onnxDir, "alexnet_tiny.onnx")
+	// The weights directory: empty at first, so presets without a file fail.
+	wdir := t.TempDir()
+	t.Setenv("CORTEXCAST_WEIGHTS", wdir)
 	for _, c := range []struct {
 		name    string
+		opts    Options
 		dim     int
 		idPart  string
 		wantErr string
 	}{
 		{name: "alexnet:" + alex, dim: 8 * 27 * 27, idPart: "-features.2-flatten-imagenet224"},
 		{name: "alexnet:" + alex + "#features.12", dim: 16 * 36, idPart: "onnx-v1-alexnet-"},
+		{name: "alexnet", opts: Options{Weights: alex}, dim: 8 * 27 * 27, idPart: "-features.2-flatten-imagenet224"},
+		{name: "alexnet#features.12", opts: Options{Weights: alex}, dim: 16 * 36, idPart: "-features.12-"},
+		{name: "alexnet:" + alex, opts: Options{Weights: alex}, dim: 8 * 27 * 27, idPart: "-features.2-"},
+		{name: "onnx", opts: Options{Weights: alex}, dim: 10, idPart: "onnx-v1-onnx-"},
 		{name: "onnx:" + alex, dim: 10, idPart: "onnx-v1-onnx-"},
 		{name: "sam-vit-b:" + filepath.Join(onnxDir, "sam_tiny.onnx"), dim: 16, idPart: "-out-mean-imagenet64"},
 		{name: "clip-vit-b32:" + filepath.Join(onnxDir, "clip_tiny.onnx"), dim: 32, idPart: "-out-flatten-clip32"},
 		{name: "clip-vit-b32", wantErr: "--weights data/weights/clip-vit-b32.onnx"},
+		{name: "clip-vit-b32", wantErr: filepath.Join(wdir, "clip-vit-b32.onnx")},
 		{name: "alexnet", wantErr: `README.md, section "Feature models"`},
 		{name: "sam-vit-b:", wantErr: "needs its ONNX weights file"},
 		{name: "onnx", wantErr: "onnx:FILE#NODE"},
 		{name: "alexnet:" + alex + "#nope", wantErr: `"nope"`},
+		{name: "alexnet:" + alex, opts: Options{Weights: "other.onnx"}, wantErr: "give one"},
+		{name: "gabor", opts: Options{Weights: alex}, wantErr: "needs no weights file"},
+		{name: "alexnet", opts: Options{Backend: "tpu"}, wantErr: `unknown backend "tpu"`},
 		{name: "resnet:" + alex, wantErr: "unknown extractor"},
 	} {
-		e, err := New(c.name)
+		if c.opts.Backend == "tpu" {
+			c.opts.Weights = alex
+		}
+		e, err := NewWith(c.name, c.opts)
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("New(%q): error %v, want one containing %q", c.name, err, c.wantErr)
+				t.Errorf("NewWith(%q, %+v): error %v, want one containing %q", c.name, c.opts, err, c.wantErr)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("New(%q): %v", c.name, err)
+			t.Errorf("NewWith(%q, %+v): %v", c.name, c.opts, err)
 			continue
 		}
 		if e.Dim() != c.dim || !strings.Contains(e.ID(), c.idPart) {
-			t.Errorf("New(%q): Dim %d ID %q; want %d and %q", c.name, e.Dim(), e.ID(), c.dim, c.idPart)
+			t.Errorf("NewWith(%q, %+v): Dim %d ID %q; want %d and %q", c.name, c.opts, e.Dim(), e.ID(), c.dim, c.idPart)
 		}
 		e.(*ONNX).Close()
+	}
+	// A file in the weights directory is found without a flag.
+	b, err := os.ReadFile(alex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wdir, "alexnet.onnx"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New("alexnet#features.12")
+	if err != nil {
+		t.Fatalf("alexnet from the weights directory: %v", err)
+	}
+	defer e.(*ONNX).Close()
+	want, err := NewWith("alexnet:"+alex+"#features.12", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.(*ONNX).Close()
+	if e.ID() != want.ID() {
+		t.Errorf("weights-directory ID %q, want %q (same file)", e.ID(), want.ID())
 	}
 }

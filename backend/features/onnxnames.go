@@ -2,7 +2,10 @@ package features
 
 import (
 	"fmt"
+	"os"
 	"strings"
+
+	"cortexcast/backend/weights"
 )
 
 // onnxPreset is the configuration of a named ONNX model.
@@ -32,33 +35,66 @@ func onnxPresets() map[string]onnxPreset {
 
 // newNamedONNX builds the ONNX extractor that name asks for, if it is one:
 // "onnx:FILE[#NODE]", or a preset ("clip-vit-b32", "alexnet", "sam-vit-b")
-// followed by ":FILE[#NODE]". ok is false when name is none of these.
-func newNamedONNX(name string) (e Extractor, ok bool, err error) {
-	label, rest, hasFile := strings.Cut(name, ":")
+// optionally followed by ":FILE" and/or "#NODE". Without a file in the name
+// the file is o.Weights, else weights.DefaultPath(preset) when that exists.
+// ok is false when name is none of these.
+func newNamedONNX(name string, o Options) (e Extractor, ok bool, err error) {
+	label, rest, _ := strings.Cut(name, ":")
+	label, labelNode, hasLabelNode := strings.Cut(label, "#")
 	preset, known := onnxPresets()[label]
 	if label == "onnx" {
 		known = true
 		preset = onnxPreset{preprocess: "imagenet", pool: "flatten"}
-		if !hasFile || rest == "" {
-			return nil, true, fmt.Errorf("features: %q: name the model file as onnx:FILE or onnx:FILE#NODE", name)
-		}
 	}
 	if !known {
 		return nil, false, nil
-	}
-	if !hasFile || rest == "" {
-		return nil, true, fmt.Errorf("features: %s needs its ONNX weights file, which is not downloaded automatically: "+
-			"export %s to ONNX with PyTorch (the script is in README.md, section \"Feature models\"), "+
-			"save it as e.g. data/weights/%s.onnx and pass --weights data/weights/%s.onnx "+
-			"(or the extractor name %s:data/weights/%s.onnx)", label, preset.export, label, label, label, label)
 	}
 	path, node := rest, preset.node
 	if i := strings.LastIndex(rest, "#"); i >= 0 {
 		path, node = rest[:i], rest[i+1:]
 	}
-	x, err := NewONNX(path, node, ONNXOptions{Label: label, Preprocess: preset.preprocess, Pool: preset.pool})
+	if hasLabelNode {
+		node = labelNode
+	}
+	if path != "" && o.Weights != "" && path != o.Weights {
+		return nil, true, fmt.Errorf("features: %q names the file %s and --weights names %s: give one", name, path, o.Weights)
+	}
+	if path == "" {
+		path = o.Weights
+	}
+	if path == "" && label == "onnx" {
+		return nil, true, fmt.Errorf("features: %q: name the model file as onnx:FILE or onnx:FILE#NODE (or --weights FILE)", name)
+	}
+	if path == "" {
+		def, derr := weights.DefaultPath(label)
+		if derr == nil {
+			if _, serr := os.Stat(def); serr == nil {
+				path = def
+			}
+		}
+		if path == "" {
+			return nil, true, missingWeights(label, preset, def)
+		}
+	}
+	x, err := NewONNX(path, node, ONNXOptions{Label: label, Preprocess: preset.preprocess, Pool: preset.pool,
+		Backend: o.Backend, BatchSize: o.BatchSize})
 	if err != nil {
 		return nil, true, err
 	}
 	return x, true, nil
+}
+
+// missingWeights explains where the weights of preset label go and how to
+// get them; def is the default location ("" when unknown).
+func missingWeights(label string, preset onnxPreset, def string) error {
+	get := "export " + preset.export + " to ONNX with PyTorch (the script is in README.md, section \"Feature models\")"
+	if m, err := weights.Lookup(label); err == nil && m.Fetchable() {
+		get = "run `cortexcast models fetch " + label + "` (downloads " + m.URL + ", pinned SHA-256), or " + get
+	}
+	where := "save it as e.g. data/weights/" + label + ".onnx and pass --weights data/weights/" + label + ".onnx " +
+		"(or the extractor name " + label + ":data/weights/" + label + ".onnx)"
+	if def != "" {
+		where += ", or put it at " + def + " where it is found without a flag"
+	}
+	return fmt.Errorf("features: %s needs its ONNX weights file, which is not downloaded automatically: %s; %s", label, get, where)
 }
