@@ -20,9 +20,9 @@ import (
 const ProtocolVersion = 1
 
 // Message types. Client → server: hello, images, predict_dataset, measured, correlation,
-// roi_summary, train_start, train_cancel, models, delete_model (uploaded images travel as
+// roi_summary, train_start, train_cancel, models, delete_model, mesh (uploaded images travel as
 // binary "image" frames). Server → client: welcome, images, vertices (binary), map (binary),
-// roi_summary, progress, train_finish, models, model_deleted, error.
+// roi_summary, progress, train_finish, models, model_deleted, mesh, error.
 const (
 	TypeHello          = "hello"
 	TypeWelcome        = "welcome"
@@ -44,6 +44,9 @@ const (
 	// TypeDeleteModel deletes a stored model (needs the token); TypeModelDeleted answers it.
 	TypeDeleteModel  = "delete_model"
 	TypeModelDeleted = "model_deleted"
+	// TypeMesh chooses the mesh resolution of a connection's maps; the server answers with the
+	// vertices frames of that mesh, then a mesh message naming it.
+	TypeMesh = "mesh"
 )
 
 // Map kinds carried in FrameHeader.MapKind.
@@ -111,8 +114,12 @@ type Message struct {
 	Ref string `json:"ref,omitempty"`
 	// train_start: the subjects to train.
 	Subjects []int `json:"subjects,omitempty"`
-	// delete_model, model_deleted: the model's name (as listed by models).
+	// delete_model, model_deleted: the model's name (as listed by models). predict_dataset,
+	// correlation: the stored model to use (empty: the subject's served model).
 	Model string `json:"model,omitempty"`
+	// hello, mesh: the mesh resolution the viewer shows (a name from welcome's meshes; empty
+	// in hello: the default, welcome's mesh).
+	Mesh string `json:"mesh,omitempty"`
 
 	// models (answer)
 	Models []ModelInfo `json:"models,omitempty"`
@@ -151,6 +158,18 @@ type Welcome struct {
 	Training      bool `json:"training"`
 	// ModelStore says the server answers models and delete_model.
 	ModelStore bool `json:"model_store"`
+	// Meshes lists the mesh resolutions the server serves, the default (Mesh) first. A viewer
+	// chooses one in hello or with a mesh message; its maps then come at that resolution.
+	Meshes []MeshInfo `json:"meshes,omitempty"`
+	// ModelChoice says predict_dataset, correlation and image requests may name a stored model.
+	ModelChoice bool `json:"model_choice,omitempty"`
+}
+
+// MeshInfo is one mesh resolution the server serves.
+type MeshInfo struct {
+	Name     string `json:"name"`     // "fsaverage5", "fsaverage"
+	Vertices int    `json:"vertices"` // per hemisphere; bundle vertex i is fsaverage vertex i
+	URL      string `json:"url"`      // /meshes/<name>.bundle
 }
 
 // ModelInfo describes one stored model, as listed by the models message.
@@ -162,6 +181,9 @@ type ModelInfo struct {
 	Created  time.Time `json:"created"`
 	// Served says the server is serving this model for its subject; it cannot be deleted.
 	Served bool `json:"served"`
+	// MeanR is the mean over both hemispheres of the per-vertex validation r recorded when the
+	// model was trained; absent when the manifest has none.
+	MeanR *float64 `json:"mean_r,omitempty"`
 }
 
 // DatasetImage is one image of a subject's dataset, as listed by the images message.
@@ -193,10 +215,13 @@ type FrameHeader struct {
 	Hemi    string `json:"hemi,omitempty"`
 	// MapKind says what a map holds: "predicted", "measured" or "correlation".
 	MapKind string `json:"map_kind,omitempty"`
-	Model   string `json:"model,omitempty"`
+	// Model: on a map, the model that predicted it; on an image, the stored model to predict
+	// with (empty: the subject's served model).
+	Model string `json:"model,omitempty"`
 	// Count is the number of float32 or int32 values in the payload.
 	Count int `json:"count,omitempty"`
-	// Mesh is the number of vertices of the mesh resolution the vertex indices refer to.
+	// Mesh is the number of vertices per hemisphere of the mesh resolution that vertex indices
+	// (vertices frames) and map values (map frames) refer to.
 	Mesh int `json:"mesh,omitempty"`
 	// Min and Max of the map, for the colorbar.
 	Min float32 `json:"min,omitempty"`

@@ -11,6 +11,7 @@ import (
 type batchReq struct {
 	ctx     context.Context
 	subject int
+	model   string // the stored model to predict with; "": the served one
 	img     image.Image
 	out     chan batchResult // capacity 1
 }
@@ -25,7 +26,7 @@ type batchResult struct {
 // predicts them in one call, so that the extractor works on batches under load.
 type batcher struct {
 	in      chan *batchReq
-	fn      BatchPredictor
+	fn      ModelPredictor
 	size    int
 	wait    time.Duration
 	timeout time.Duration
@@ -48,8 +49,8 @@ func loopPredictor(p Predictor) BatchPredictor {
 }
 
 // predict queues one image and waits for its maps or for ctx.
-func (b *batcher) predict(ctx context.Context, subject int, img image.Image) ([2][]float32, error) {
-	r := &batchReq{ctx: ctx, subject: subject, img: img, out: make(chan batchResult, 1)}
+func (b *batcher) predict(ctx context.Context, subject int, model string, img image.Image) ([2][]float32, error) {
+	r := &batchReq{ctx: ctx, subject: subject, model: model, img: img, out: make(chan batchResult, 1)}
 	b.m.queue.Inc() // before the send, so that the batcher's Dec never comes first
 	select {
 	case b.in <- r:
@@ -111,22 +112,35 @@ func (b *batcher) runBatch(ctx context.Context, reqs []*batchReq) {
 		return
 	}
 	b.m.batchSize.Observe(float64(len(live)))
-	subjects := make([]int, len(live))
-	imgs := make([]image.Image, len(live))
-	for i, r := range live {
-		subjects[i], imgs[i] = r.subject, r.img
-	}
 	bctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	out, err := b.fn(bctx, subjects, imgs)
-	if err == nil && len(out) != len(live) {
-		err = fmt.Errorf("predictor returned %d results for %d images", len(out), len(live))
-	}
-	for i, r := range live {
-		if err != nil {
-			r.out <- batchResult{err: err}
-			continue
+	// One call per model, in order of first appearance, so that a bad model fails only the
+	// requests that named it.
+	var models []string
+	byModel := map[string][]*batchReq{}
+	for _, r := range live {
+		if _, ok := byModel[r.model]; !ok {
+			models = append(models, r.model)
 		}
-		r.out <- batchResult{maps: out[i]}
+		byModel[r.model] = append(byModel[r.model], r)
+	}
+	for _, model := range models {
+		group := byModel[model]
+		subjects := make([]int, len(group))
+		imgs := make([]image.Image, len(group))
+		for i, r := range group {
+			subjects[i], imgs[i] = r.subject, r.img
+		}
+		out, err := b.fn(bctx, model, subjects, imgs)
+		if err == nil && len(out) != len(group) {
+			err = fmt.Errorf("predictor returned %d results for %d images", len(out), len(group))
+		}
+		for i, r := range group {
+			if err != nil {
+				r.out <- batchResult{err: err}
+				continue
+			}
+			r.out <- batchResult{maps: out[i]}
+		}
 	}
 }

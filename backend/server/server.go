@@ -10,8 +10,6 @@
 package server
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,6 +37,20 @@ type Predictor func(ctx context.Context, subject int, img image.Image) ([2][]flo
 // BatchPredictor predicts maps for several images at once: out[i] holds the (lh, rh) maps of
 // imgs[i] for subjects[i]. The CLI extracts the features of all images in one call.
 type BatchPredictor func(ctx context.Context, subjects []int, imgs []image.Image) ([][2][]float32, error)
+
+// ModelPredictor is a BatchPredictor that predicts with the stored model named model ("" is
+// each subject's served model). The batcher calls it once per model in a micro-batch, so that
+// an unknown model fails only the requests that named it. Errors for a model that does not
+// exist wrap ErrNotFound.
+type ModelPredictor func(ctx context.Context, model string, subjects []int, imgs []image.Image) ([][2][]float32, error)
+
+// ModelCorrelator is implemented by a Source that gives the validation correlation map of any
+// stored model, not only the served one (correlation requests that name a model).
+type ModelCorrelator interface {
+	// ModelCorrelation returns the per-vertex r of the stored model named model on the
+	// subject's validation images; errors for an unknown model wrap ErrNotFound.
+	ModelCorrelation(ctx context.Context, subject int, model string) ([2][]float32, error)
+}
 
 // JobRunner trains models for subjects, reporting progress, and makes the new models the ones
 // served once it returns nil. It stops early, returning ctx's error, when ctx is cancelled.
@@ -88,6 +100,9 @@ type Subject struct {
 type Config struct {
 	// WebDir holds index.html, wasm_exec.js and cortexcast.wasm.
 	WebDir string
+	// Meshes are the mesh resolutions served, the default first; each bundle is built on its
+	// first request. When empty, MeshName, MeshBundle and MeshVertices give the only one.
+	Meshes []Mesh
 	// MeshName names the bundle ("fsaverage5"); MeshBundle is its encoded bytes.
 	MeshName   string
 	MeshBundle []byte
@@ -99,6 +114,8 @@ type Config struct {
 	// micro-batches of all viewers' requests.
 	Predict      Predictor
 	PredictBatch BatchPredictor
+	// PredictModel, when set, is used instead of both and lets requests name a stored model.
+	PredictModel ModelPredictor
 	// Source supplies dataset images, measured and correlation maps and ROIs; nil answers
 	// those requests with unavailable.
 	Source Source
@@ -141,7 +158,7 @@ type Config struct {
 // Server is the HTTP and websocket server.
 type Server struct {
 	cfg      Config
-	meshGz   []byte
+	meshes   []*meshEntry // the default first
 	slots    chan struct{}
 	subjects map[int]Subject
 	log      *slog.Logger
@@ -165,7 +182,7 @@ type Server struct {
 
 // New checks cfg and prepares a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Predict == nil && cfg.PredictBatch == nil {
+	if cfg.Predict == nil && cfg.PredictBatch == nil && cfg.PredictModel == nil {
 		return nil, errors.New("server: no predictor")
 	}
 	if cfg.BatchSize <= 0 {
@@ -208,17 +225,13 @@ func New(cfg Config) (*Server, error) {
 	if _, err := os.Stat(filepath.Join(cfg.WebDir, "index.html")); err != nil {
 		return nil, fmt.Errorf("server: web directory %q has no index.html (run `make build`): %w", cfg.WebDir, err)
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	if _, err := zw.Write(cfg.MeshBundle); err != nil {
-		return nil, fmt.Errorf("server: compress mesh bundle: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("server: compress mesh bundle: %w", err)
+	meshes, err := newMeshEntries(cfg)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:      cfg,
-		meshGz:   gz.Bytes(),
+		meshes:   meshes,
 		slots:    make(chan struct{}, cfg.MaxConcurrent),
 		subjects: make(map[int]Subject, len(cfg.Subjects)),
 		log:      cfg.Log,
@@ -233,12 +246,21 @@ func New(cfg Config) (*Server, error) {
 	if ms, ok := cfg.Source.(ModelStore); ok && s.store == nil {
 		s.store = ms
 	}
-	pb := cfg.PredictBatch
-	if pb == nil {
-		pb = loopPredictor(cfg.Predict)
+	pm := cfg.PredictModel
+	if pm == nil {
+		pb := cfg.PredictBatch
+		if pb == nil {
+			pb = loopPredictor(cfg.Predict)
+		}
+		pm = func(ctx context.Context, model string, subjects []int, imgs []image.Image) ([][2][]float32, error) {
+			if model != "" {
+				return nil, fmt.Errorf("this server predicts with its served models only, not %q: %w", model, ErrNotFound)
+			}
+			return pb(ctx, subjects, imgs)
+		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.batch = &batcher{in: make(chan *batchReq, 4*cfg.BatchSize), fn: pb, size: cfg.BatchSize, wait: cfg.BatchWait,
+	s.batch = &batcher{in: make(chan *batchReq, 4*cfg.BatchSize), fn: pm, size: cfg.BatchSize, wait: cfg.BatchWait,
 		timeout: cfg.PredictTimeout, m: s.metrics}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.batch.run(s.ctx) }()
@@ -275,27 +297,13 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /meshes/{$}", s.serveMeshList)
 	mux.HandleFunc("GET /meshes/{name}", s.serveMesh)
 	mux.HandleFunc("GET /thumbs/{subject}/{split}/{file}", s.serveThumb)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("GET /{file...}", s.serveStatic)
 	return securityHeaders(s.metrics.count(mux))
-}
-
-func (s *Server) serveMesh(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("name") != s.cfg.MeshName+".bundle" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		w.Header().Set("Content-Encoding", "gzip")
-		w.Write(s.meshGz)
-		return
-	}
-	w.Write(s.cfg.MeshBundle)
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -59,18 +59,24 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 // acceptedEncoding picks brotli, then gzip, from an Accept-Encoding header ("" = identity);
 // an encoding listed with q=0 is refused.
 func acceptedEncoding(header string) string {
-	ok := map[string]bool{}
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		ok[strings.ToLower(strings.TrimSpace(name))] = q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-	}
+	ok := acceptedEncodings(header)
 	for _, enc := range []string{"br", "gzip"} {
 		if ok[enc] {
 			return enc
 		}
 	}
 	return ""
+}
+
+// acceptedEncodings reads an Accept-Encoding header: encoding → accepted (false: q=0).
+func acceptedEncodings(header string) map[string]bool {
+	ok := map[string]bool{}
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		ok[strings.ToLower(strings.TrimSpace(name))] = q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return ok
 }
 
 // webCache keeps each served web file with its gzip and brotli forms and a content hash in

@@ -9,6 +9,7 @@ import (
 	"image"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,7 @@ type conn struct {
 	mu    sync.Mutex
 	maps  map[string]sentMap
 	order []string
+	mesh  *meshEntry // the resolution of this viewer's maps
 }
 
 // sentMap is a map sent to the viewer, kept for roi_summary.
@@ -65,6 +67,7 @@ type sentMap struct {
 type upload struct {
 	id       string
 	subject  int
+	model    string // the stored model to predict with; "": the served one
 	name     string
 	data     []byte // an uploaded file, or nil for a dataset image
 	split    string
@@ -93,7 +96,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.metrics.viewers.Dec()
 	}()
 	c := &conn{s: s, ws: ws, send: make(chan outFrame, sendQueue), closed: make(chan struct{}),
-		pending: make(chan upload, 1), aux: make(chan func(), 4), maps: map[string]sentMap{},
+		pending: make(chan upload, 1), aux: make(chan func(), 4), maps: map[string]sentMap{}, mesh: s.meshes[0],
 		limit: newTokenBucket(s.cfg.RateLimit, s.cfg.RateBurst)}
 	// Cancelling ctx (the viewer left, or the server shuts down) cancels its pending work.
 	ctx, cancel := context.WithCancel(r.Context())
@@ -170,12 +173,25 @@ func (c *conn) handleText(ctx context.Context, data []byte) {
 				c.sendError(m.ID, api.CodeForbidden, "wrong token: state-changing requests stay locked on this connection")
 			}
 		}
+		if m.Mesh != "" {
+			c.setMesh(m.ID, m.Mesh) // an unknown mesh is an error; the default stays
+		}
 		c.welcome()
+	case api.TypeMesh:
+		if !c.allow(m.ID) || !c.setMesh(m.ID, m.Mesh) {
+			return
+		}
+		c.sendVertices()
+		c.sendJSON(api.Message{Type: api.TypeMesh, Version: api.ProtocolVersion, ID: m.ID, Mesh: m.Mesh})
 	case api.TypeImages, api.TypeMeasured, api.TypeCorrelation, api.TypeROISummary, api.TypePredictDataset:
 		if !c.allow(m.ID) {
 			return
 		}
 		if m.Type != api.TypeROISummary && !c.knownSubject(m.ID, m.Subject) {
+			return
+		}
+		if len(m.Model) > maxModelName {
+			c.sendError(m.ID, api.CodeBadMessage, fmt.Sprintf("model name of %d bytes over the limit of %d", len(m.Model), maxModelName))
 			return
 		}
 		if m.Type != api.TypeROISummary && c.s.cfg.Source == nil {
@@ -187,7 +203,7 @@ func (c *conn) handleText(ctx context.Context, data []byte) {
 				c.sendError(m.ID, api.CodeBadMessage, fmt.Sprintf("split %q is neither %q nor %q", m.Split, api.SplitTrain, api.SplitTest))
 				return
 			}
-			c.queue(upload{id: m.ID, subject: m.Subject, split: m.Split, index: m.Index, received: time.Now()})
+			c.queue(upload{id: m.ID, subject: m.Subject, model: m.Model, split: m.Split, index: m.Index, received: time.Now()})
 			return
 		}
 		select {
@@ -265,7 +281,11 @@ func (c *conn) handleBinary(data []byte) {
 	if !c.allow(h.ID) || !c.knownSubject(h.ID, h.Subject) {
 		return
 	}
-	c.queue(upload{id: h.ID, subject: h.Subject, name: h.Name, data: payload, received: received})
+	if len(h.Model) > maxModelName {
+		c.sendError(h.ID, api.CodeBadMessage, fmt.Sprintf("model name of %d bytes over the limit of %d", len(h.Model), maxModelName))
+		return
+	}
+	c.queue(upload{id: h.ID, subject: h.Subject, model: h.Model, name: h.Name, data: payload, received: received})
 }
 
 // queue makes u the pending prediction, answering a pending one it replaces with busy.
@@ -286,14 +306,40 @@ func (c *conn) subjectIDs() []int {
 	return ids
 }
 
+// setMesh makes the mesh named name the resolution of this viewer's maps; an unknown name is
+// answered with not_found, naming the served meshes.
+func (c *conn) setMesh(id, name string) bool {
+	m, ok := c.s.meshByName(name)
+	if !ok {
+		c.sendError(id, api.CodeNotFound, fmt.Sprintf("unknown mesh %q (this server has %s)", name, strings.Join(c.s.meshNames(), ", ")))
+		return false
+	}
+	c.mu.Lock()
+	c.mesh = m
+	c.mu.Unlock()
+	return true
+}
+
+func (c *conn) currentMesh() *meshEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mesh
+}
+
 func (c *conn) welcome() {
 	cfg := c.s.cfg
+	mesh := c.currentMesh()
+	infos := make([]api.MeshInfo, len(c.s.meshes))
+	for i, m := range c.s.meshes {
+		infos[i] = m.info()
+	}
 	c.sendJSON(api.Message{Type: api.TypeWelcome, Version: api.ProtocolVersion, Welcome: &api.Welcome{
 		Subjects:      c.subjectIDs(),
 		Model:         cfg.Model,
 		Features:      cfg.Features,
-		Mesh:          cfg.MeshName,
-		MeshURL:       "/meshes/" + cfg.MeshName + ".bundle",
+		Mesh:          mesh.Name,
+		MeshURL:       mesh.info().URL,
+		Meshes:        infos,
 		Simulated:     cfg.Simulated,
 		Dataset:       cfg.Dataset,
 		Hemis:         []string{"lh", "rh"},
@@ -302,11 +348,19 @@ func (c *conn) welcome() {
 		DatasetImages: cfg.Source != nil,
 		Training:      cfg.Train != nil,
 		ModelStore:    c.s.store != nil,
+		ModelChoice:   cfg.PredictModel != nil,
 	}})
-	for _, sub := range cfg.Subjects {
+	c.sendVertices()
+}
+
+// sendVertices sends every subject's challenge vertices on this viewer's mesh.
+func (c *conn) sendVertices() {
+	mesh := c.currentMesh()
+	for _, sub := range c.s.cfg.Subjects {
 		for hi, hemi := range []string{"lh", "rh"} {
-			c.sendFrame(api.FrameHeader{Kind: api.TypeVertices, Subject: sub.ID, Hemi: hemi, Count: len(sub.Vertices[hi]), Mesh: cfg.MeshVertices},
-				api.Int32sToBytes(sub.Vertices[hi]))
+			v := mesh.vertices(sub, hi)
+			c.sendFrame(api.FrameHeader{Kind: api.TypeVertices, Subject: sub.ID, Hemi: hemi, Count: len(v), Mesh: mesh.Vertices},
+				api.Int32sToBytes(v))
 		}
 	}
 }
@@ -367,25 +421,36 @@ func (c *conn) predict(ctx context.Context, u upload) {
 		return
 	}
 	c.sendJSON(api.Message{Type: api.TypeProgress, Version: api.ProtocolVersion, ID: u.id, Stage: "predicting"})
-	maps, err := c.s.batch.predict(ctx, u.subject, img)
+	maps, err := c.s.batch.predict(ctx, u.subject, u.model, img)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return // the viewer left
 		}
+		if errors.Is(err, ErrNotFound) {
+			c.sendError(u.id, api.CodeUnknownModel, fmt.Sprintf("prediction with model %q: %v", u.model, err))
+			return
+		}
 		c.sendError(u.id, api.CodeInternal, fmt.Sprintf("prediction failed: %v", err))
 		return
 	}
-	c.sendMaps(u.id, u.subject, api.MapPredicted, maps)
+	c.sendMaps(u.id, u.subject, api.MapPredicted, u.model, maps)
 	c.s.metrics.latency.Observe(time.Since(u.received).Seconds())
 	c.s.log.Debug("predicted", "id", u.id, "subject", u.subject, "bytes", len(u.data), "ms", time.Since(u.received).Milliseconds())
 }
 
-// sendMaps sends the two map frames of a request and remembers them for roi_summary.
-func (c *conn) sendMaps(id string, subject int, kind string, maps [2][]float32) {
+// sendMaps sends the two map frames of a request at this viewer's mesh resolution and
+// remembers the whole maps (every challenge vertex) for roi_summary. model is the stored model
+// that made them ("": the served one).
+func (c *conn) sendMaps(id string, subject int, kind, model string, maps [2][]float32) {
+	if model == "" {
+		model = c.s.cfg.Model
+	}
+	mesh := c.currentMesh()
 	for hi, hemi := range []string{"lh", "rh"} {
-		lo, hi2 := finiteRange(maps[hi])
+		vals := mesh.values(subject, hi, maps[hi])
+		lo, hi2 := finiteRange(vals)
 		c.sendFrame(api.FrameHeader{Kind: api.TypeMap, ID: id, Subject: subject, Hemi: hemi, MapKind: kind,
-			Model: c.s.cfg.Model, Count: len(maps[hi]), Min: lo, Max: hi2}, api.Float32sToBytes(maps[hi]))
+			Model: model, Count: len(vals), Mesh: mesh.Vertices, Min: lo, Max: hi2}, api.Float32sToBytes(vals))
 	}
 	c.s.metrics.predictions.WithLabelValues(kind).Inc()
 	if id == "" {
@@ -436,14 +501,27 @@ func (c *conn) answer(ctx context.Context, m api.Message) {
 			fail(err)
 			return
 		}
-		c.sendMaps(m.ID, m.Subject, api.MapMeasured, maps)
+		c.sendMaps(m.ID, m.Subject, api.MapMeasured, "", maps)
 	case api.TypeCorrelation:
-		maps, err := src.Correlation(m.Subject)
+		var maps [2][]float32
+		var err error
+		if m.Model == "" {
+			maps, err = src.Correlation(m.Subject)
+		} else if mc, ok := src.(ModelCorrelator); ok {
+			maps, err = mc.ModelCorrelation(ctx, m.Subject, m.Model)
+		} else {
+			c.sendError(m.ID, api.CodeUnavailable, fmt.Sprintf("this server has correlation maps of its served models only, not of %q", m.Model))
+			return
+		}
+		if err != nil && m.Model != "" && errors.Is(err, ErrNotFound) {
+			c.sendError(m.ID, api.CodeUnknownModel, fmt.Sprintf("correlation of model %q: %v", m.Model, err))
+			return
+		}
 		if err != nil {
 			fail(err)
 			return
 		}
-		c.sendMaps(m.ID, m.Subject, api.MapCorrelation, maps)
+		c.sendMaps(m.ID, m.Subject, api.MapCorrelation, m.Model, maps)
 	case api.TypeROISummary:
 		c.mu.Lock()
 		sm, ok := c.maps[m.Ref]
