@@ -28,6 +28,9 @@ func runModels(ctx context.Context, e *env, args []string) error {
 		return flag.ErrHelp
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "fetch" { // feature-model weights (fetch.go)
+		return runModelsFetch(ctx, e, rest)
+	}
 	var fs *flag.FlagSet
 	switch sub {
 	case "list":
