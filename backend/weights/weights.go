@@ -64,7 +64,7 @@ func Registry() []Model {
 			URL:    "https://media.githubusercontent.com/media/onnx/models/6ab957a2fe61f34a76c670946f7cbd806d2cacca/vision/classification/alexnet/model/bvlcalexnet-12.onnx",
 			Size:   243863787,
 			SHA256: "6b0da9510f27f234ee96a85dc3809dd210150fdefad87f6850f9788513216945",
-			Nodes: "input data_0 (1×3×224×224, static batch 1), output softmaxout_1 (1000); Caffe layer names (conv1 … fc8), " +
+			Nodes: "input data_0 (1×3×224×224, static batch 1), output softmaxout_1 (1000); Caffe-derived tensor names (conv1 … fc8 layers), " +
 				"not torchvision's features.N, so the alexnet preset's default node does not exist in it; the graph uses LRN, " +
 				"which onnx-gomlx does not implement, so only tensors before the first LRN load (use onnx:FILE#NODE with a " +
 				"tensor name); it expects Caffe preprocessing (BGR, 0–255, mean-subtracted), not ImageNet mean/std. " +

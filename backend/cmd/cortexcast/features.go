@@ -18,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"cortexcast/backend/algonauts"
+	"cortexcast/backend/compute"
 	"cortexcast/backend/features"
 	"cortexcast/backend/imageio"
 	"cortexcast/backend/npy"
@@ -30,13 +31,23 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 			"is reused; anything else is rebuilt.")
 	data := fs.String("data", "data/sim", "dataset root (subjNN/ folders inside)")
 	cache := fs.String("cache", "data/features", "feature cache directory")
-	name := fs.String("extractor", "gabor", "feature extractor: gabor (embedded, no weights file)")
+	name := fs.String("extractor", "gabor", "feature extractor: gabor (embedded, no weights file), or an ONNX network: "+
+		"alexnet, clip-vit-b32, sam-vit-b (NAME, NAME:FILE or NAME#NODE), onnx:FILE#NODE")
+	fs.StringVar(name, "features", "gabor", "same as --extractor")
+	wfile := fs.String("weights", "", "ONNX weights file of a network extractor (default: <weights dir>/NAME.onnx, see `cortexcast models fetch -h`)")
+	backend := fs.String("backend", "", "compute backend of network extractors: go (default), xla:cpu or xla:cuda (binary built with XLA=1); default $"+compute.EnvVar)
+	batch := fs.Int("batch", 0, "images per network batch (default: chosen from available memory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ext, err := features.New(*name)
+	ext, err := features.NewWith(*name, features.Options{Weights: *wfile, Backend: *backend, BatchSize: *batch})
 	if err != nil {
 		return err
+	}
+	if x, ok := ext.(*features.ONNX); ok {
+		defer x.Close()
+		b, from := x.BatchSize()
+		e.log.Info("feature network", "extractor", ext.ID(), "backend", compute.Resolve(*backend), "batch", b, "batch_from", from)
 	}
 	ds, err := algonauts.Open(*data)
 	if err != nil {
