@@ -8,11 +8,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/api"
@@ -229,26 +231,43 @@ func validationCorrelation(ctx context.Context, e *env, ext features.Extractor, 
 }
 
 // batchPredictor extracts the features of a micro-batch in one call and applies each image's
-// subject model.
+// subject's served model.
 func batchPredictor(ext features.Extractor, models *servedModels) server.BatchPredictor {
+	mp := modelPredictor(ext, &modelCache{served: models})
 	return func(ctx context.Context, subjects []int, imgs []image.Image) ([][2][]float32, error) {
+		return mp(ctx, "", subjects, imgs)
+	}
+}
+
+// modelPredictor is the server's ModelPredictor: it extracts the features of a micro-batch in
+// one call and applies, per subject, the model that models.load gives for the name.
+func modelPredictor(ext features.Extractor, models *modelCache) server.ModelPredictor {
+	return func(ctx context.Context, model string, subjects []int, imgs []image.Image) ([][2][]float32, error) {
+		groups := map[int][]int{}
+		for i, s := range subjects {
+			groups[s] = append(groups[s], i)
+		}
+		// Load (and check) the models first: a bad name fails before the costly extraction.
+		ms := map[int]*encoding.SubjectModel{}
+		for s := range groups {
+			m, err := models.load(s, model)
+			if err != nil {
+				return nil, err
+			}
+			ms[s] = m.model
+		}
 		x, err := ext.Extract(ctx, imgs)
 		if err != nil {
 			return nil, err
 		}
 		p := ext.Dim()
-		groups := map[int][]int{}
-		for i, s := range subjects {
-			groups[s] = append(groups[s], i)
-		}
 		out := make([][2][]float32, len(imgs))
 		for s, idx := range groups {
-			m, _, ok := models.get(s)
-			if !ok {
-				return nil, fmt.Errorf("no model for subject %d", s)
-			}
 			xs := rows(x, p, idx)
-			for hi, r := range m.Hemis {
+			for hi, r := range ms[s].Hemis {
+				if r.P != p {
+					return nil, fmt.Errorf("subj%02d model %q takes %d features, the extractor gives %d", s, model, r.P, p)
+				}
 				pred := r.Predict(xs, len(idx))
 				for k, i := range idx {
 					out[i][hi] = pred[k*r.V : (k+1)*r.V : (k+1)*r.V]
@@ -257,6 +276,155 @@ func batchPredictor(ext features.Extractor, models *servedModels) server.BatchPr
 		}
 		return out, nil
 	}
+}
+
+// modelCache is where the server gets the model for a (subject, model name) request: the
+// subject's served model for "" (or the served model's own name), else the stored model of
+// that name, loaded from the store on first use and kept among the keep most recently used
+// (a ridge model on real data is some 200 MB). An entry is reloaded when its manifest's
+// creation time changes (the model was retrained).
+type modelCache struct {
+	root        string
+	extractorID string
+	served      *servedModels
+	vertices    map[int][2]int // challenge vertices per subject and hemisphere
+	keep        int            // at least 1
+
+	mu     sync.Mutex
+	loaded []*cachedModel // least recently used first
+}
+
+// cachedModel is one loaded model; corr, its validation correlation map, is computed on the
+// first correlation request.
+type cachedModel struct {
+	name    string
+	created time.Time
+	once    sync.Once
+	model   *encoding.SubjectModel
+	err     error
+
+	corrOnce sync.Once
+	corr     [2][]float32
+	corrErr  error
+}
+
+// load returns the model that predicts subject's responses under name ("" = the served one),
+// checking that it is the subject's model, of a kind the server can run, on the served
+// features, predicting the dataset's challenge vertices. Errors for a name the store does not
+// hold (or holds for another subject) wrap server.ErrNotFound.
+func (c *modelCache) load(subject int, name string) (*cachedModel, error) {
+	if name == "" {
+		m, corr, ok := c.served.get(subject)
+		if !ok {
+			return nil, fmt.Errorf("no model is served for subject %d: %w", subject, server.ErrNotFound)
+		}
+		cm := &cachedModel{model: m, corr: corr}
+		cm.corrOnce.Do(func() {}) // the served model's map was computed when it was loaded
+		return cm, nil
+	}
+	if name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return nil, fmt.Errorf("%q is not a model name: %w", name, server.ErrNotFound)
+	}
+	dir := filepath.Join(c.root, name)
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the model store %s holds no model %q: %w", c.root, name, server.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", name, err)
+	}
+	mf, err := encoding.ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", name, err)
+	}
+	switch {
+	case mf.Subject != subject:
+		return nil, fmt.Errorf("model %q is subject %d's, not subject %d's: %w", name, mf.Subject, subject, server.ErrNotFound)
+	case !slices.Contains(encoding.RidgeKinds(), mf.Kind):
+		return nil, fmt.Errorf("model %q is of kind %q, which the server cannot predict with yet (it runs %s models)",
+			name, mf.Kind, strings.Join(encoding.RidgeKinds(), ", "))
+	case mf.Features != c.extractorID:
+		return nil, fmt.Errorf("model %q was trained on %s features; this server extracts %s", name, mf.Features, c.extractorID)
+	case name == filepath.Base(modelDir(c.root, subject, c.extractorID)):
+		return c.load(subject, "") // the served model: no second copy in memory
+	}
+	keep := max(c.keep, 1)
+	c.mu.Lock()
+	var cm *cachedModel
+	for i, e := range c.loaded {
+		if e.name == name && e.created.Equal(mf.Created) {
+			cm = e
+			c.loaded = append(slices.Delete(c.loaded, i, i+1), e)
+			break
+		}
+	}
+	if cm == nil {
+		cm = &cachedModel{name: name, created: mf.Created}
+		c.loaded = slices.DeleteFunc(c.loaded, func(e *cachedModel) bool { return e.name == name })
+		c.loaded = append(c.loaded, cm)
+		if len(c.loaded) > keep {
+			c.loaded = slices.Delete(c.loaded, 0, len(c.loaded)-keep)
+		}
+	}
+	c.mu.Unlock()
+	cm.once.Do(func() {
+		m, _, err := encoding.Load(dir)
+		if err != nil {
+			cm.err = fmt.Errorf("load model %q: %w", name, err)
+			return
+		}
+		for hi, hemi := range algonauts.Hemis() {
+			if m.Hemis[hi] == nil || m.Hemis[hi].V != c.vertices[subject][hi] {
+				cm.err = fmt.Errorf("model %q: %s does not predict the dataset's %d challenge vertices", name, hemi, c.vertices[subject][hi])
+				return
+			}
+		}
+		for _, r := range m.Hemis {
+			r.Predict(r.XMean, 1) // warm up, as for the served model
+		}
+		cm.model = m
+	})
+	if cm.err != nil {
+		c.mu.Lock()
+		c.loaded = slices.DeleteFunc(c.loaded, func(e *cachedModel) bool { return e == cm })
+		c.mu.Unlock()
+		return nil, cm.err
+	}
+	return cm, nil
+}
+
+// cached lists the names of the loaded stored models, least recently used first.
+func (c *modelCache) cached() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.loaded))
+	for i, e := range c.loaded {
+		out[i] = e.name
+	}
+	return out
+}
+
+// modelSource is the server's Source, with the validation correlation map of any stored model.
+type modelSource struct {
+	*dataSource
+	models *modelCache
+	corr   func(ctx context.Context, sub *algonauts.Subject, m *encoding.SubjectModel) ([2][]float32, error)
+}
+
+func (s *modelSource) ModelCorrelation(ctx context.Context, subject int, model string) ([2][]float32, error) {
+	sub, err := s.subject(subject)
+	if err != nil {
+		return [2][]float32{}, err
+	}
+	cm, err := s.models.load(subject, model)
+	if err != nil {
+		return [2][]float32{}, err
+	}
+	cm.corrOnce.Do(func() { cm.corr, cm.corrErr = s.corr(ctx, sub, cm.model) })
+	if cm.corrErr == nil && cm.corr[0] == nil {
+		return cm.corr, fmt.Errorf("no correlation map for model %q: %w", model, server.ErrNotFound)
+	}
+	return cm.corr, cm.corrErr
 }
 
 // loadServed loads a subject's model from the store, checks it against the dataset's
@@ -356,6 +524,12 @@ func (s *modelStore) Models() ([]api.ModelInfo, error) {
 	for i, mf := range mfs {
 		out[i] = api.ModelInfo{Name: mf.Name, Subject: mf.Subject, Kind: mf.Kind, Features: mf.Features,
 			Created: mf.Created, Served: s.served(mf)}
+		lh, okL := mf.Metrics["lh_val_mean_r"]
+		rh, okR := mf.Metrics["rh_val_mean_r"]
+		if okL && okR {
+			r := (lh + rh) / 2
+			out[i].MeanR = &r
+		}
 	}
 	return out, nil
 }

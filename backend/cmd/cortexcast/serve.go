@@ -41,7 +41,7 @@ func serveFlags(fs *flag.FlagSet) *serveOptions {
 	o := &serveOptions{}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; anything but a loopback address makes the server reachable from other machines")
 	fs.StringVar(&o.web, "web", "", "directory with the built page (index.html, wasm_exec.js, cortexcast.wasm); default build/web beside the binary or the working directory")
-	fs.StringVar(&o.meshes, "meshes", "", "directory holding fsaverage5/ (default: $"+meshes.EnvMeshes+", ../shared/data, the user cache)")
+	fs.StringVar(&o.meshes, "meshes", "", "directory holding fsaverage5/ and optionally fsaverage6/, fsaverage/ (default: $"+meshes.EnvMeshes+", ../shared/data, the user cache)")
 	fs.StringVar(&o.token, "token", "", "token that unlocks state-changing requests (training jobs, deleting models); default: a random one, printed at start-up")
 	fs.StringVar(&o.origins, "allow-origin", "", "comma-separated extra origins allowed to open the websocket, e.g. https://demo.example")
 	return o
@@ -74,12 +74,8 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := meshes.BuildBundle(meshDir, "fsaverage5")
+	meshList, err := servedMeshes(meshDir)
 	if err != nil {
-		return err
-	}
-	var enc bytes.Buffer
-	if err := bundle.Encode(&enc); err != nil {
 		return err
 	}
 	ext, err := features.New(o.Extractor)
@@ -105,6 +101,7 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 		subMap[s] = sub
 	}
 	src := newDataSource(subMap, models)
+	cache := &modelCache{root: o.Models, extractorID: ext.ID(), served: models, vertices: map[int][2]int{}, keep: keptModels}
 	for _, s := range subs {
 		sub := subMap[s]
 		m, corr, err := loadServed(ctx, e, o, ext, src, sub)
@@ -112,11 +109,14 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 			return err
 		}
 		ss := server.Subject{ID: s}
+		var counts [2]int
 		for hi, hemi := range algonauts.Hemis() {
 			if ss.Vertices[hi], err = sub.ChallengeVertices(hemi); err != nil {
 				return err
 			}
+			counts[hi] = len(ss.Vertices[hi])
 		}
+		cache.vertices[s] = counts
 		models.set(s, m, corr)
 		subjects = append(subjects, ss)
 	}
@@ -125,8 +125,11 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	}
 	marker, _ := simulate.ReadMarker(o.Data)
 	srv, err := server.New(server.Config{
-		WebDir: web, MeshName: bundle.Name, MeshBundle: enc.Bytes(), MeshVertices: bundle.Hemis[0].NumVertices,
-		Subjects: subjects, PredictBatch: batchPredictor(ext, models), Source: src, Train: trainJob(e, o, ext, src, models),
+		WebDir: web, Meshes: meshList,
+		Subjects: subjects, PredictModel: modelPredictor(ext, cache), Train: trainJob(e, o, ext, src, models),
+		Source: &modelSource{dataSource: src, models: cache, corr: func(ctx context.Context, sub *algonauts.Subject, m *encoding.SubjectModel) ([2][]float32, error) {
+			return validationCorrelation(ctx, e, ext, o.Cache, src, sub, m)
+		}},
 		Store: &modelStore{root: o.Models, extractorID: ext.ID(), models: models, log: e.log},
 		Token: so.token, Model: "ridge", Features: ext.ID(),
 		Dataset: o.Data, Simulated: marker != nil && marker.Simulated, AllowedOrigins: splitList(so.origins), Log: e.log,
@@ -146,6 +149,47 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 			so.ready(a)
 		}
 	})
+}
+
+// keptModels is how many stored models besides the served ones the server keeps loaded for
+// viewers that pick one (a ridge model on real data is some 200 MB).
+const keptModels = 2
+
+// defaultMesh is the resolution a viewer gets unless it asks for another.
+const defaultMesh = "fsaverage5"
+
+// servedMeshes lists the fsaverage resolutions whose sources are in dir, fsaverage5 (built
+// now, so that broken sources stop the server at start-up) first; the others are built on
+// their first request, so that nobody waits at start-up for a full-fsaverage bundle (some
+// 3 s to build and compress, 25 MB) that no viewer may ask for.
+func servedMeshes(dir string) ([]server.Mesh, error) {
+	bundle, err := meshes.BuildBundle(dir, defaultMesh)
+	if err != nil {
+		return nil, err
+	}
+	var enc bytes.Buffer
+	if err := bundle.Encode(&enc); err != nil {
+		return nil, fmt.Errorf("encode the %s bundle: %w", defaultMesh, err)
+	}
+	out := []server.Mesh{{Name: bundle.Name, Vertices: bundle.Hemis[0].NumVertices,
+		Bundle: func() ([]byte, error) { return enc.Bytes(), nil }}}
+	for _, r := range meshes.Resolutions() {
+		if r.Name == defaultMesh || !meshes.HasResolution(dir, r.Name) {
+			continue
+		}
+		out = append(out, server.Mesh{Name: r.Name, Vertices: r.Vertices, Bundle: func() ([]byte, error) {
+			b, err := meshes.BuildBundle(dir, r.Name)
+			if err != nil {
+				return nil, err
+			}
+			var buf bytes.Buffer
+			if err := b.Encode(&buf); err != nil {
+				return nil, fmt.Errorf("encode the %s bundle: %w", r.Name, err)
+			}
+			return buf.Bytes(), nil
+		}})
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {
