@@ -6,12 +6,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image"
-	"io"
-	"net/http"
 	"strconv"
 	"syscall/js"
 
@@ -24,7 +21,7 @@ import (
 )
 
 func main() {
-	a := &app{updates: make(chan func(), 64), vertices: map[int][2][]int32{}}
+	a := &app{updates: make(chan func(), 64), vertices: map[vertKey][2][]int32{}}
 	a.page = newPage()
 	a.page.status("connecting to the server…")
 	ctx := context.Background()
@@ -38,7 +35,10 @@ func main() {
 	}
 	ws.SetReadLimit(64 << 20)
 	a.ws = ws
-	hello, _ := jsonMarshal(api.Message{Type: api.TypeHello, Version: api.ProtocolVersion})
+	// The link's mesh is asked for in hello, so that the first download is the right one.
+	hash := js.Global().Get("location").Get("hash").String()
+	linked, linkErr := parseState(hash)
+	hello, _ := jsonMarshal(api.Message{Type: api.TypeHello, Version: api.ProtocolVersion, Mesh: linked.Mesh})
 	if err := ws.Write(ctx, websocket.MessageText, hello); err != nil {
 		a.page.fail("cannot greet the server: " + err.Error())
 		select {}
@@ -54,12 +54,17 @@ func main() {
 	a.page.setup(welcome, a)
 
 	a.page.status("loading the " + welcome.Mesh + " mesh…")
-	bundle, err := fetchBundle(origin + welcome.MeshURL)
+	bundle, err := fetchBundle(origin+welcome.MeshURL, func(got, total int) {
+		if total > 0 {
+			a.page.status(fmt.Sprintf("loading the %s mesh: %d%%", welcome.Mesh, 100*got/total))
+		}
+	})
 	if err != nil {
 		a.page.fail("cannot load the mesh: " + err.Error())
 		select {}
 	}
 	a.meshN = bundle.Hemis[0].NumVertices
+	a.meshName = welcome.Mesh
 	a.bundle = bundle
 	a.v = viewer.New(bundle)
 	a.v.SetTitle(a.title())
@@ -70,13 +75,13 @@ func main() {
 		a.page.body.Get("classList").Call("add", "has-dataset")
 	}
 	a.setupModes()
-	if hash := js.Global().Get("location").Get("hash").String(); hash != "" {
-		s, err := parseState(hash)
-		if err != nil {
-			a.page.showError("the link's view could not be fully restored: " + err.Error())
+	if hash != "" {
+		if linkErr != nil {
+			a.page.showError("the link's view could not be fully restored: " + linkErr.Error())
 		}
-		a.applyState(s)
+		a.applyState(linked)
 	}
+	a.setupChoosers()
 	go a.readLoop(ctx)
 	a.page.status("ready: choose, drop or paste an image")
 	a.page.body.Get("dataset").Set("ready", "1")
@@ -96,13 +101,22 @@ type app struct {
 	page     *page
 	welcome  *api.Welcome
 	subject  int
-	meshN    int
-	vertices map[int][2][]int32
+	meshN    int    // vertices per hemisphere of the mesh shown
+	meshName string // and its name
+	// switching names the mesh being downloaded ("" when none).
+	switching string
+	vertices  map[vertKey][2][]int32
 	updates  chan func()
 	nextID   int
 	maps     int
 	pending  map[string]*[2][]float32 // request id → the hemispheres received so far
 	names    map[string]string        // upload id → file name
+	// The last request shown, repeated after a model or mesh change: its kind (lastUpload,
+	// lastDataset, lastCorrelation) and, for an upload, the file.
+	last     string
+	lastData []byte
+	lastName string
+	models   []api.ModelInfo // the store's models, as last listed
 
 	// The page state (see state.go) and the map shown.
 	state         viewState
@@ -213,6 +227,9 @@ func (a *app) titleOf(kind string) string {
 	if kind != api.MapMeasured && !a.compare {
 		t += " | " + a.welcome.Features
 	}
+	if k := a.modelKind(); k != "" && kind != api.MapMeasured {
+		t += " | " + k + " model"
+	}
 	if a.welcome.Simulated {
 		t += " | SIMULATED data"
 	}
@@ -241,25 +258,13 @@ func (a *app) readWelcome(ctx context.Context) (*api.Welcome, []byte, error) {
 			}
 			return m.Welcome, data, nil
 		case api.TypeError:
+			if m.Code == api.CodeNotFound { // the link's mesh is not served: the default comes
+				a.page.showError("the link's mesh: " + m.Error)
+				continue
+			}
 			return nil, nil, fmt.Errorf("server: %s", m.Error)
 		}
 	}
-}
-
-func fetchBundle(url string) (*meshes.Bundle, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
-	}
-	return meshes.DecodeBundle(bytes.NewReader(b))
 }
 
 // upload sends an image the user chose; called from JavaScript with the file's bytes.
@@ -270,7 +275,8 @@ func (a *app) upload(data []byte, name string) {
 		a.names = map[string]string{}
 	}
 	a.names[id] = name
-	frame, err := api.EncodeFrame(api.FrameHeader{Kind: "image", ID: id, Subject: a.subject, Name: name}, data)
+	a.last, a.lastData, a.lastName = lastUpload, data, name
+	frame, err := api.EncodeFrame(api.FrameHeader{Kind: "image", ID: id, Subject: a.subject, Name: name, Model: a.state.Model}, data)
 	if err != nil {
 		a.page.showError(err.Error())
 		return
@@ -306,9 +312,10 @@ func (a *app) readLoop(ctx context.Context) {
 				a.page.showError(err.Error())
 				continue
 			}
-			v := a.vertices[h.Subject]
+			k := vertKey{h.Subject, h.Mesh}
+			v := a.vertices[k]
 			v[hemiIndex(h.Hemi)] = idx
-			a.vertices[h.Subject] = v
+			a.vertices[k] = v
 		case api.TypeMap:
 			vals, err := api.BytesToFloat32s(payload)
 			if err != nil {
@@ -336,6 +343,10 @@ func (a *app) handleText(data []byte) {
 		a.page.status(m.Stage + "…")
 	case api.TypeImages:
 		a.updates <- func() { a.showGallery(m.Subject, m.Images) }
+	case api.TypeModels:
+		a.updates <- func() { a.showModels(m.Models) }
+	case api.TypeTrainFinish, api.TypeModelDeleted:
+		a.updates <- a.requestModels // the store changed
 	case api.TypeVertices, api.TypeWelcome:
 	}
 }
@@ -366,10 +377,16 @@ func (a *app) gotMap(h api.FrameHeader, vals []float32) {
 		return
 	}
 	delete(a.pending, h.ID)
-	idx := a.vertices[h.Subject]
+	// Maps say the vertex count of their mesh (older servers do not: the mesh shown). One
+	// of another resolution than the mesh shown was asked for before a switch: dropped.
+	n := h.Mesh
+	if n == 0 {
+		n = a.meshN
+	}
+	idx := a.vertices[vertKey{h.Subject, h.Mesh}]
 	var mesh [2][]float32
 	for hi := range 2 {
-		mesh[hi] = toMesh(p[hi], idx[hi], a.meshN)
+		mesh[hi] = toMesh(p[hi], idx[hi], n)
 	}
 	kind := h.MapKind
 	if kind == "" {
@@ -377,6 +394,9 @@ func (a *app) gotMap(h api.FrameHeader, vals []float32) {
 	}
 	name := a.names[h.ID]
 	a.updates <- func() {
+		if n != a.meshN {
+			return
+		}
 		if a.state.Mode == "difference" && !a.compare && (h.ID == a.diffIDs[0] || h.ID == a.diffIDs[1]) {
 			if h.ID == a.diffIDs[0] {
 				a.diffGot[0] = mesh
@@ -411,6 +431,7 @@ func (a *app) gotMap(h api.FrameHeader, vals []float32) {
 		}
 		a.counts[kind]++
 		ds := a.page.body.Get("dataset")
+		ds.Set("overlayVertices", strconv.Itoa(finiteCount(mesh)))
 		ds.Set("maps", strconv.Itoa(a.maps))
 		ds.Set(kind, strconv.Itoa(a.counts[kind]))
 		a.page.status(fmt.Sprintf("%s map shown (map %d of this session)", kind, a.maps))

@@ -139,3 +139,16 @@ func zscore(m [2][]float32) [2][]float32 {
 	}
 	return out
 }
+
+// finiteCount is the number of finite values of both hemispheres: the vertices a map colors.
+func finiteCount(maps [2][]float32) int {
+	n := 0
+	for _, m := range maps {
+		for _, v := range m {
+			if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+				n++
+			}
+		}
+	}
+	return n
+}

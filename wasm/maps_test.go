@@ -87,3 +87,10 @@ func TestZDifference(t *testing.T) {
 		t.Errorf("z difference %v, want [-1 1]", d[0])
 	}
 }
+
+func TestFiniteCount(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	if got := finiteCount([2][]float32{{1, nan, 0, inf}, {nan, -2}}); got != 3 {
+		t.Errorf("finiteCount = %d, want 3", got)
+	}
+}

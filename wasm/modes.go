@@ -108,7 +108,7 @@ func (a *app) setMode(mode string) {
 		a.setSymmetric(true)
 	}
 	if mode == "correlation" {
-		a.send(api.Message{Type: api.TypeCorrelation, ID: a.newID("c"), Subject: a.subject})
+		a.requestCorrelation()
 		return
 	}
 	if a.shownIdx > 0 {
@@ -148,6 +148,7 @@ func (a *app) setCompare(on bool) {
 // showDataset asks for the maps of dataset image (split, index) that the mode shows.
 func (a *app) showDataset(split string, index int) {
 	a.shownSplit, a.shownIdx = split, index
+	a.last = lastDataset
 	a.shownSet = fmt.Sprintf("%s image %d", split, index)
 	a.state.Image = split + ":" + strconv.Itoa(index)
 	if a.state.Mode == "correlation" {
@@ -164,7 +165,7 @@ func (a *app) showDataset(split string, index int) {
 	if a.compare || a.state.Mode == "predicted" || diff {
 		id := a.newID("d")
 		a.diffIDs[0] = id
-		a.send(api.Message{Type: api.TypePredictDataset, ID: id, Subject: a.subject, Split: split, Index: index})
+		a.send(api.Message{Type: api.TypePredictDataset, ID: id, Subject: a.subject, Split: split, Index: index, Model: a.state.Model})
 	}
 	if (a.compare || a.state.Mode == "measured" || diff) && split == api.SplitTrain {
 		id := a.newID("m")

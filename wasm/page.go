@@ -77,7 +77,13 @@ func (p *page) setup(w *api.Welcome, a *app) {
 		f := js.FuncOf(func(this js.Value, args []js.Value) any {
 			var s int
 			fmt.Sscan(sel.Get("value").String(), &s)
-			a.updates <- func() { a.subject = s; a.v.SetTitle(a.title()); a.requestImages() }
+			a.updates <- func() {
+				a.subject = s
+				a.state.Model = "" // stored models belong to one subject
+				a.v.SetTitle(a.title())
+				a.requestImages()
+				a.requestModels()
+			}
 			return nil
 		})
 		p.funcs = append(p.funcs, f)

@@ -13,7 +13,8 @@ import (
 // a query string (see encode and parseState).
 type viewState struct {
 	Subject   int
-	Model     string
+	Model     string // the stored model predicting ("": the subject's served model)
+	Mesh      string // the mesh resolution ("": the server's default, fsaverage5)
 	Mode      string // one of modes()
 	Surface   string // one of surfaces()
 	Layout    string // "single" or "side-by-side"
@@ -68,6 +69,7 @@ func (s viewState) encode() string {
 		}
 	}
 	str("model", s.Model, d.Model)
+	str("mesh", s.Mesh, d.Mesh)
 	str("mode", s.Mode, d.Mode)
 	str("surface", s.Surface, d.Surface)
 	str("layout", s.Layout, d.Layout)
@@ -139,6 +141,13 @@ func parseState(hash string) (viewState, error) {
 		}
 	}
 	name("model", &s.Model, nil)
+	if v, ok := q["mesh"]; ok {
+		if !isMeshName(v[0]) {
+			bad("mesh", v[0][:min(len(v[0]), 32)], "not a mesh name (fsaverage5, fsaverage, …)")
+		} else {
+			s.Mesh = v[0]
+		}
+	}
 	name("mode", &s.Mode, modes())
 	name("surface", &s.Surface, surfaces())
 	name("layout", &s.Layout, layouts())
@@ -171,4 +180,18 @@ func parseState(hash string) (viewState, error) {
 		return s, fmt.Errorf("view state: %s", strings.Join(errs, "; "))
 	}
 	return s, nil
+}
+
+// isMeshName reports whether s can name a mesh resolution: 1 to 64 lower-case letters,
+// digits, '-' or '_'.
+func isMeshName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

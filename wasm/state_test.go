@@ -9,7 +9,7 @@ import (
 func TestStateRoundTrip(t *testing.T) {
 	tests := []viewState{
 		defaultState(),
-		{Subject: 3, Model: "gabor-ridge", Mode: "correlation", Surface: "flat", Layout: "side-by-side",
+		{Subject: 3, Model: "subj03_baseline_gabor-v1", Mesh: "fsaverage", Mode: "correlation", Surface: "flat", Layout: "side-by-side",
 			Azimuth: 12.345678, Elevation: -90, Zoom: 0.25, Colormap: "viridis", Threshold: 0.1,
 			Symmetric: false, Opacity: 0.3, Image: "my photo & cat=1.png", ROIs: []string{"prf-visualrois", "floc-faces"}},
 		{Subject: 1, Mode: "measured", Surface: "pial", Layout: "single", Azimuth: 359.99, Elevation: 89.5,
@@ -28,9 +28,10 @@ func TestStateRoundTrip(t *testing.T) {
 	if h := defaultState().encode(); h != "" {
 		t.Errorf("default state encodes as %q, want empty", h)
 	}
-	want := "az=90&el=0&mode=measured&roi=streams&surface=flat"
+	want := "az=90&el=0&mesh=fsaverage&mode=measured&model=subj01_ridge-kfold_gabor&roi=streams&surface=flat"
 	s := defaultState()
 	s.Mode, s.Surface, s.Azimuth, s.Elevation, s.ROIs = "measured", "flat", 90, 0, []string{"streams"}
+	s.Mesh, s.Model = "fsaverage", "subj01_ridge-kfold_gabor"
 	if h := s.encode(); h != want {
 		t.Errorf("encode = %q, want %q", h, want)
 	}
@@ -48,6 +49,9 @@ func TestParseStateErrors(t *testing.T) {
 		{"sym=maybe", `sym="maybe"`},
 		{"subject=x", `subject="x"`},
 		{"roi=a,,b", `roi="a,,b"`},
+		{"mesh=../x", `mesh="../x": not a mesh name`},
+		{"mesh=", `mesh="": not a mesh name`},
+		{"mesh=" + strings.Repeat("f", 65), "not a mesh name"},
 		{"mode=%zz", "invalid URL escape"},
 		{strings.Repeat("a", maxStateLen+1), "limit"},
 	}
@@ -68,6 +72,7 @@ func FuzzParseState(f *testing.F) {
 	f.Add("az=1&el=2&zoom=3&roi=a,b&image=x")
 	f.Add(defaultState().encode())
 	f.Add("%%%&&==")
+	f.Add("mesh=fsaverage&model=subj01_baseline_gabor")
 	f.Fuzz(func(t *testing.T, hash string) {
 		s, err := parseState(hash)
 		if err != nil {

@@ -199,9 +199,9 @@ type demo struct {
 }
 
 // startDemo builds the page, simulates one subject with train and test images, trains the
-// Gabor ridge model, serves it on 127.0.0.1 and starts headless chromium. Everything stops
-// when the test ends; timeout bounds the whole test.
-func startDemo(t *testing.T, timeout time.Duration, train, test int, seed int64) *demo {
+// Gabor ridge model (and a model of each of the extra kinds), serves it on 127.0.0.1 and
+// starts headless chromium. Everything stops when the test ends; timeout bounds the whole test.
+func startDemo(t *testing.T, timeout time.Duration, train, test int, seed int64, extraKinds ...string) *demo {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -224,6 +224,13 @@ func startDemo(t *testing.T, timeout time.Duration, train, test int, seed int64)
 	o := trainOptions{Data: so.out, Cache: filepath.Join(work, "features"), Models: filepath.Join(work, "models"), Extractor: "gabor"}
 	if err := prepareDemo(ctx, e, so, o); err != nil {
 		t.Fatal(err)
+	}
+	for _, kind := range extraKinds {
+		ko := o
+		ko.Model = kind
+		if _, err := trainAll(ctx, e, ko); err != nil {
+			t.Fatalf("train a %s model: %v", kind, err)
+		}
 	}
 
 	addrc := make(chan net.Addr, 1)

@@ -20,9 +20,10 @@ import (
 // TestViewerBrowser drives the viewer's controls in headless chromium against one server
 // on a tiny simulated dataset: a synthetic drag-and-drop upload, preset views, ROI outlines,
 // the flat map, click-to-pin readout, PNG export, the URL state, presentation mode, the
-// help overlay and a bad dropped file. Each state's screenshot is saved under testOut.
+// help overlay and a bad dropped file, then picking another stored model and switching to
+// full fsaverage. Each state's screenshot is saved under testOut.
 func TestViewerBrowser(t *testing.T) {
-	d := startDemo(t, 4*time.Minute, 60, 4, 5)
+	d := startDemo(t, 5*time.Minute, 60, 4, 5, "baseline")
 	out, web, bctx, url, logBuf := d.out, d.web, d.browser, d.url, d.log
 
 	if st, err := os.Stat(filepath.Join(web, "cortexcast.wasm")); err == nil {
@@ -219,6 +220,81 @@ func TestViewerBrowser(t *testing.T) {
 			t.Errorf("error shown for a dropped text file: %q", text)
 		}
 	})
+	t.Run("model", func(t *testing.T) {
+		b.t = t
+		b.setSelect("surface", "inflated")
+		// Back to one predicted map (the dataset image shown is predicted again), then the
+		// checkerboard dropped: the map a model change predicts again.
+		predicted := b.evalInt(`+(document.body.dataset.predicted || 0)`)
+		b.setSelect("mode", "predicted")
+		b.wait(fmt.Sprintf(`body[data-predicted="%d"]`, predicted+1))
+		maps := b.evalInt(`+document.body.dataset.maps`)
+		b.drop("checkerboard.png", pngBuf.Bytes(), "image/png")
+		b.wait(fmt.Sprintf(`body[data-maps="%d"]`, maps+1))
+		b.wait(`body[data-models="2"]`)
+		labels := b.evalString(`Array.from(document.querySelectorAll('#model option')).map(o => o.value + '=' + o.textContent).join('\n')`)
+		t.Logf("model options:\n%s", labels)
+		if !strings.Contains(labels, "=ridge · gabor") || !strings.Contains(labels, "(served)") || !strings.Contains(labels, "subj01_baseline_gabor") || !strings.Contains(labels, "r̄ ") {
+			t.Errorf("model options do not list the served ridge and the baseline model with kind, features and mean r:\n%s", labels)
+		}
+		_, ridgeImg := b.shot("20-ridge")
+		maps = b.evalInt(`+document.body.dataset.maps`)
+		baseline := b.evalString(`Array.from(document.querySelectorAll('#model option')).map(o => o.value).find(v => v.includes('baseline'))`)
+		b.setSelect("model", baseline)
+		b.wait(fmt.Sprintf(`body[data-maps="%d"]`, maps+1))
+		s, baseImg := b.shot("21-baseline")
+		b.fullShot("21-baseline-page")
+		if s.colored < 2000 {
+			t.Errorf("no overlay with the baseline model: %d colored pixels", s.colored)
+		}
+		if d := meanDiff(ridgeImg, baseImg); d < 0.5 {
+			t.Errorf("the baseline model's map looks like the ridge model's (mean difference %.2f)", d)
+		}
+		if st := b.evalString(`window.cortexcast.state()`); !strings.Contains(st, "model="+baseline) {
+			t.Errorf("URL state %q does not name the model", st)
+		}
+	})
+	t.Run("full-resolution", func(t *testing.T) {
+		b.t = t
+		before := b.evalInt(`+document.body.dataset.overlayVertices`)
+		maps := b.evalInt(`+document.body.dataset.maps`)
+		_, lowImg := b.shot("22-fsaverage5")
+		start := time.Now()
+		b.setSelect("mesh", "fsaverage")
+		b.wait(`body[data-mesh="fsaverage"]`)
+		b.wait(fmt.Sprintf(`body[data-maps="%d"]`, maps+1))
+		t.Logf("switch to fsaverage to its map shown: %v", time.Since(start).Round(time.Millisecond))
+		s, fullImg := b.shot("23-fsaverage")
+		b.fullShot("23-fsaverage-page")
+		after := b.evalInt(`+document.body.dataset.overlayVertices`)
+		t.Logf("vertices colored: %d on fsaverage5, %d on fsaverage", before, after)
+		if after < 8*before || before == 0 {
+			t.Errorf("the map on fsaverage colors %d vertices, on fsaverage5 %d: not at the new resolution", after, before)
+		}
+		if frac := float64(s.drawn) / float64(s.w*s.h); frac < 0.05 || s.colored < 2000 {
+			t.Errorf("fsaverage brain not drawn or not colored: %.1f%% drawn, %d colored", 100*frac, s.colored)
+		}
+		if d := meanDiff(lowImg, fullImg); d < 0.05 {
+			t.Errorf("fsaverage looks exactly like fsaverage5 (mean difference %.3f)", d)
+		}
+		if st := b.evalString(`window.cortexcast.state()`); !strings.Contains(st, "mesh=fsaverage") || !strings.Contains(st, "model=") {
+			t.Errorf("URL state %q lost the mesh or the model", st)
+		}
+		// A new upload is predicted at the new resolution.
+		var gray bytes.Buffer
+		if err := png.Encode(&gray, blank(256)); err != nil {
+			t.Fatal(err)
+		}
+		b.drop("gray.png", gray.Bytes(), "image/png")
+		b.wait(fmt.Sprintf(`body[data-maps="%d"]`, maps+2))
+		_, grayImg := b.shot("24-fsaverage-gray")
+		if n := b.evalInt(`+document.body.dataset.overlayVertices`); n != after {
+			t.Errorf("the upload's map colors %d vertices, the first fsaverage map %d", n, after)
+		}
+		if d := meanDiff(fullImg, grayImg); d < 0.5 {
+			t.Errorf("a gray image gave the checkerboard's picture on fsaverage (mean difference %.2f)", d)
+		}
+	})
 }
 
 // browser bundles the chromedp context of TestViewerBrowser with its helpers.
@@ -293,6 +369,15 @@ func (b *browser) fullShot(name string) {
 	}
 	if err := os.WriteFile(filepath.Join(b.out, name+".png"), buf, 0o644); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// setSelect chooses value in the select with that id as a user would (a change event).
+func (b *browser) setSelect(id, value string) {
+	b.t.Helper()
+	got := b.evalString(fmt.Sprintf(`(function(){const s=document.getElementById(%q);s.value=%q;s.dispatchEvent(new Event('change'));return s.value})()`, id, value))
+	if got != value {
+		b.t.Fatalf("select %s has no option %q (value %q)", id, value, got)
 	}
 }
 
