@@ -106,11 +106,11 @@ type app struct {
 	// switching names the mesh being downloaded ("" when none).
 	switching string
 	vertices  map[vertKey][2][]int32
-	updates  chan func()
-	nextID   int
-	maps     int
-	pending  map[string]*[2][]float32 // request id → the hemispheres received so far
-	names    map[string]string        // upload id → file name
+	updates   chan func()
+	nextID    int
+	maps      int
+	pending   map[string]*[2][]float32 // request id → the hemispheres received so far
+	names     map[string]string        // upload id → file name
 	// The last request shown, repeated after a model or mesh change: its kind (lastUpload,
 	// lastDataset, lastCorrelation) and, for an upload, the file.
 	last     string
