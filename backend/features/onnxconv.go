@@ -1,6 +1,7 @@
 package features
 
 import (
+	"math"
 	"slices"
 
 	"github.com/gomlx/compute"
@@ -78,8 +79,11 @@ func (f *im2colFunction) ConvGeneral(input, kernel compute.Value, axes compute.C
 		return direct()
 	}
 	n := len(axes.InputSpatial)
-	// Input as B×C×S1…Sn, padded.
-	perm := append([]int{axes.InputBatch, axes.InputChannels}, axes.InputSpatial...)
+	// Input as B×S1…Sn×C (channels last), padded: each kernel offset's
+	// strided slice is then B×O×C, and the slices side by side are the
+	// column matrix in the row-major (B·O)×(K·C) layout the matrix product
+	// wants, with no transpose of the (large) column matrix itself.
+	perm := append(append([]int{axes.InputBatch}, axes.InputSpatial...), axes.InputChannels)
 	x, err := f.Transpose(input, perm...)
 	if err != nil {
 		return nil, err
@@ -95,14 +99,14 @@ func (f *im2colFunction) ConvGeneral(input, kernel compute.Value, axes compute.C
 		}
 		pad := make([]compute.PadAxis, n+2)
 		for i := range n {
-			pad[2+i] = compute.PadAxis{Start: paddings[i][0], End: paddings[i][1]}
-			dims[2+i] += paddings[i][0] + paddings[i][1]
+			pad[1+i] = compute.PadAxis{Start: paddings[i][0], End: paddings[i][1]}
+			dims[1+i] += paddings[i][0] + paddings[i][1]
 		}
 		if x, err = f.Pad(x, zero, pad...); err != nil {
 			return nil, err
 		}
 	}
-	batch, cin := dims[0], dims[1]
+	batch, cin := dims[0], dims[n+1]
 	ksz := make([]int, n)
 	out := make([]int, n)
 	outN, kN := 1, 1
@@ -112,35 +116,35 @@ func (f *im2colFunction) ConvGeneral(input, kernel compute.Value, axes compute.C
 		if strides != nil {
 			s = strides[i]
 		}
-		out[i] = (dims[2+i]-ksz[i])/s + 1
+		out[i] = (dims[1+i]-ksz[i])/s + 1
 		if out[i] < 1 {
 			return direct()
 		}
 		outN *= out[i]
 		kN *= ksz[i]
 	}
-	// One strided slice per kernel offset, each B×C×1×O.
+	// One strided slice per kernel offset, each B×O×1×C.
 	cols := make([]compute.Value, 0, kN)
 	off := make([]int, n)
 	for range kN {
 		starts := make([]int, n+2)
 		limits := slices.Clone(dims)
 		st := make([]int, n+2)
-		st[0], st[1] = 1, 1
+		st[0], st[n+1] = 1, 1
 		for i := range n {
 			s := 1
 			if strides != nil {
 				s = strides[i]
 			}
-			starts[2+i] = off[i]
-			limits[2+i] = off[i] + (out[i]-1)*s + 1
-			st[2+i] = s
+			starts[1+i] = off[i]
+			limits[1+i] = off[i] + (out[i]-1)*s + 1
+			st[1+i] = s
 		}
 		c, err := f.Slice(x, starts, limits, st)
 		if err != nil {
 			return nil, err
 		}
-		if c, err = f.Reshape(c, batch, cin, 1, outN); err != nil {
+		if c, err = f.Reshape(c, batch, outN, 1, cin); err != nil {
 			return nil, err
 		}
 		cols = append(cols, c)
@@ -158,25 +162,23 @@ func (f *im2colFunction) ConvGeneral(input, kernel compute.Value, axes compute.C
 			return nil, err
 		}
 	}
-	// B×C×K×O → (B·O)×(C·K).
-	if col, err = f.Transpose(col, 0, 3, 1, 2); err != nil {
+	// B×O×K×C → (B·O)×(K·C).
+	if col, err = f.Reshape(col, batch*outN, kN*cin); err != nil {
 		return nil, err
 	}
-	if col, err = f.Reshape(col, batch*outN, cin*kN); err != nil {
-		return nil, err
-	}
-	// Kernel as (C·K)×Cout.
-	kperm := append([]int{axes.KernelInputChannels}, axes.KernelSpatial...)
-	kperm = append(kperm, axes.KernelOutputChannels)
+	// Kernel as Cout×(K·C), the same (offset, channel) order: the product
+	// is then in the backend's fastest layout (both operands contracted on
+	// their last axis).
+	kperm := append(append([]int{axes.KernelOutputChannels}, axes.KernelSpatial...), axes.KernelInputChannels)
 	w, err := f.Transpose(kernel, kperm...)
 	if err != nil {
 		return nil, err
 	}
 	cout := ks.Dimensions[axes.KernelOutputChannels]
-	if w, err = f.Reshape(w, cin*kN, cout); err != nil {
+	if w, err = f.Reshape(w, cout, kN*cin); err != nil {
 		return nil, err
 	}
-	y, err := f.DotGeneral(col, []int{1}, nil, w, []int{0}, nil, compute.DotGeneralConfig{})
+	y, err := f.DotGeneral(col, []int{1}, nil, w, []int{1}, nil, compute.DotGeneralConfig{})
 	if err != nil {
 		return nil, err
 	}
@@ -191,4 +193,87 @@ func (f *im2colFunction) ConvGeneral(input, kernel compute.Value, axes compute.C
 		operm[a] = 1 + i
 	}
 	return f.Transpose(y, operm...)
+}
+
+// ReduceWindow runs float32 max pooling without dilations as the maximum
+// of one strided slice per window offset: the pure-Go backend's
+// ReduceWindow walks every window with a generic iterator and took a
+// quarter of AlexNet's time. Other reductions pass through.
+func (f *im2colFunction) ReduceWindow(input compute.Value, reductionType compute.ReduceOpType,
+	windowDimensions, strides, inputDilations, windowDilations []int, paddings [][2]int) (compute.Value, error) {
+	direct := func() (compute.Value, error) {
+		return f.Function.ReduceWindow(input, reductionType, windowDimensions, strides, inputDilations, windowDilations, paddings)
+	}
+	is, err := f.Shape(input)
+	if err != nil {
+		return nil, err
+	}
+	rank := is.Rank()
+	ones := func(v []int) bool { return !slices.ContainsFunc(v, func(x int) bool { return x != 1 }) }
+	if reductionType != compute.ReduceOpMax || is.DType != dtypes.Float32 || is.IsDynamic() ||
+		len(windowDimensions) != rank || (strides != nil && len(strides) != rank) ||
+		!ones(inputDilations) || !ones(windowDilations) {
+		return direct()
+	}
+	x := input
+	dims := slices.Clone(is.Dimensions)
+	if paddings != nil && slices.ContainsFunc(paddings, func(p [2]int) bool { return p[0] != 0 || p[1] != 0 }) {
+		if len(paddings) != rank {
+			return direct()
+		}
+		low, err := f.Constant([]float32{float32(math.Inf(-1))})
+		if err != nil {
+			return nil, err
+		}
+		pad := make([]compute.PadAxis, rank)
+		for i, p := range paddings {
+			pad[i] = compute.PadAxis{Start: p[0], End: p[1]}
+			dims[i] += p[0] + p[1]
+		}
+		if x, err = f.Pad(x, low, pad...); err != nil {
+			return nil, err
+		}
+	}
+	st := make([]int, rank)
+	out := make([]int, rank)
+	windows := 1
+	for i := range rank {
+		st[i] = windowDimensions[i]
+		if strides != nil {
+			st[i] = strides[i]
+		}
+		if st[i] < 1 || windowDimensions[i] < 1 {
+			return direct()
+		}
+		out[i] = (dims[i]-windowDimensions[i])/st[i] + 1
+		if out[i] < 1 {
+			return direct()
+		}
+		windows *= windowDimensions[i]
+	}
+	var y compute.Value
+	off := make([]int, rank)
+	for range windows {
+		limits := make([]int, rank)
+		for i := range rank {
+			limits[i] = off[i] + (out[i]-1)*st[i] + 1
+		}
+		s, err := f.Slice(x, slices.Clone(off), limits, st)
+		if err != nil {
+			return nil, err
+		}
+		if y == nil {
+			y = s
+		} else if y, err = f.Max(y, s); err != nil {
+			return nil, err
+		}
+		for i := rank - 1; i >= 0; i-- { // next offset, row-major
+			off[i]++
+			if off[i] < windowDimensions[i] {
+				break
+			}
+			off[i] = 0
+		}
+	}
+	return y, nil
 }
