@@ -178,6 +178,10 @@ func (a *app) setModel(name string) {
 	if name != "" {
 		what = name
 	}
+	if a.last == "" {
+		a.page.status("the next map will be predicted with " + what)
+		return
+	}
 	a.page.status("predicting with " + what + "…")
 	a.refresh()
 }

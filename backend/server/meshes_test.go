@@ -209,14 +209,23 @@ func TestMeshResolutionOfMaps(t *testing.T) {
 	request(t, ws, api.Message{Type: api.TypeROISummary, ID: "r1", Ref: "s1"})
 	rs, _, _ := next(t, ws, func(typ int, m api.Message, _ api.FrameHeader, _ []byte) bool { return m.Type == api.TypeROISummary })
 	for _, st := range rs.ROIs {
-		if st.Hemi == "lh" && st.Name == "ventral" && (st.N != 1 || *st.Mean != 3) {
-			t.Errorf("lh ventral summary of the small-mesh map: n %d mean %v, want the hidden vertex 7 (value 3)", st.N, *st.Mean)
+		if st.Hemi == "lh" && st.Name == "ventral" && (st.N != 1 || st.Mean == nil || *st.Mean != 3) {
+			t.Errorf("lh ventral summary of the small-mesh map: %+v, want n 1, mean 3 (the vertex not on the mesh)", st)
 		}
 	}
 
 	request(t, ws, api.Message{Type: api.TypeMesh, ID: "x2", Mesh: "fsaverage7"})
 	if e := expectError(t, ws, "x2", api.CodeNotFound); !strings.Contains(e.Error, "small, big") {
 		t.Errorf("unknown mesh error %q does not list the meshes", e.Error)
+	}
+
+	// A hello naming an unknown mesh gets not_found, then the default.
+	ws3 := dial(t, ts, "")
+	sendJSON(t, ws3, api.Message{Type: api.TypeHello, Version: api.ProtocolVersion, ID: "h", Mesh: "fsaverage9"})
+	expectError(t, ws3, "h", api.CodeNotFound)
+	m, _, _ = next(t, ws3, func(typ int, m api.Message, _ api.FrameHeader, _ []byte) bool { return m.Type == api.TypeWelcome })
+	if m.Welcome.Mesh != "small" {
+		t.Fatalf("welcome after hello with an unknown mesh: %q, want the default", m.Welcome.Mesh)
 	}
 
 	// hello may choose the mesh at once.

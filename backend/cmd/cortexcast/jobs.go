@@ -420,7 +420,8 @@ func (s *modelSource) ModelCorrelation(ctx context.Context, subject int, model s
 	if err != nil {
 		return [2][]float32{}, err
 	}
-	cm.corrOnce.Do(func() { cm.corr, cm.corrErr = s.corr(ctx, sub, cm.model) })
+	// Computed once for every viewer: a viewer that leaves does not cancel it for the others.
+	cm.corrOnce.Do(func() { cm.corr, cm.corrErr = s.corr(context.WithoutCancel(ctx), sub, cm.model) })
 	if cm.corrErr == nil && cm.corr[0] == nil {
 		return cm.corr, fmt.Errorf("no correlation map for model %q: %w", model, server.ErrNotFound)
 	}
