@@ -1,7 +1,9 @@
 // Package server serves the cortexcast viewer over HTTP and answers its websocket: a viewer
 // uploads an image (or picks one of the dataset's), the server decodes it safely, predicts the
 // cortical response with the loaded encoding model — micro-batching the requests of all
-// viewers — and sends back one float32 map per hemisphere in challenge-vertex space. It also
+// viewers, with the served model or a stored one the viewer names — and sends back one float32
+// map per hemisphere at the challenge vertices of the mesh resolution the viewer shows (every
+// resolution's bundle is served, built on first request). It also
 // streams measured and correlation maps, per-ROI summaries, dataset thumbnails and training
 // jobs and model deletion (behind a token), lists the stored models, and exports Prometheus metrics at /metrics.
 //
