@@ -8,7 +8,8 @@
 // jobs and model deletion (behind a token), lists the stored models, and exports Prometheus metrics at /metrics.
 //
 // The server knows nothing of features, models or the dataset layout: the CLI hands it a
-// Predictor (or BatchPredictor), a Source, a JobRunner and a ModelStore.
+// Predictor (or BatchPredictor, or ModelPredictor), the Meshes, a Source, a JobRunner and a
+// ModelStore.
 package server
 
 import (
