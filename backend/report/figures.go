@@ -175,7 +175,19 @@ func lossFigure(m Model) ([]byte, error) {
 	p.Title.Text = fmt.Sprintf("%s: loss", m.Name)
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = "loss"
-	for i, c := range m.Loss {
+	// Curves named "<group> <split>" ("lh train", "lh val") share a colour per group; validation
+	// curves are dashed.
+	groups := map[string]int{}
+	for _, c := range m.Loss {
+		g := c.Name
+		if f := strings.Fields(c.Name); len(f) > 1 {
+			g = strings.Join(f[:len(f)-1], " ")
+		}
+		i, ok := groups[g]
+		if !ok {
+			i = len(groups)
+			groups[g] = i
+		}
 		xy := make(plotter.XYs, len(c.Values))
 		for j, v := range c.Values {
 			xy[j].X, xy[j].Y = float64(j+1), v
@@ -186,6 +198,9 @@ func lossFigure(m Model) ([]byte, error) {
 		}
 		line.Color = hemiColor(i)
 		line.Width = vg.Points(1.5)
+		if f := strings.Fields(c.Name); len(f) > 0 && f[len(f)-1] == "val" {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		p.Add(line)
 		p.Legend.Add(c.Name, line)
 	}

@@ -199,10 +199,11 @@ func evaluate(ctx context.Context, e *env, o trainOptions) (*evalReport, *report
 func evaluateModel(ctx context.Context, e *env, be *compute.Backend, o trainOptions, sub *algonauts.Subject, ext features.Extractor,
 	mf encoding.Manifest, simulated bool) ([]roiScore, *report.Model, error) {
 	s := sub.ID
-	m, _, err := encoding.Load(filepath.Join(o.Models, mf.Name))
+	m, err := loadModel(filepath.Join(o.Models, mf.Name), be)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer m.Close()
 	x, p, err := cachedFeatures(ctx, e, ext, o.Cache, sub, "train")
 	if err != nil {
 		return nil, nil, err
@@ -218,20 +219,23 @@ func evaluateModel(ctx context.Context, e *env, be *compute.Backend, o trainOpti
 		}
 	}
 	rm := &report.Model{Name: mf.Name, Subject: s, Kind: mf.Kind, Features: mf.Features, Created: mf.Created, Alphas: mf.Alphas}
+	for _, c := range mf.Loss {
+		rm.Loss = append(rm.Loss, report.Curve{Name: c.Hemi + " " + c.Split, Values: c.Values})
+	}
 	var out []roiScore
 	for hi, hemi := range algonauts.Hemis() {
-		r := m.Hemis[hi]
-		if r == nil {
+		hp := m.Hemi(hi)
+		if hp == nil {
 			continue
 		}
 		y, _, v, err := sub.FMRI(hemi)
 		if err != nil {
 			return nil, nil, err
 		}
-		if v != r.V {
-			return nil, nil, fmt.Errorf("%s: the dataset has %d vertices, the model %d", hemi, v, r.V)
+		if mv := m.Vertices(hi); v != mv {
+			return nil, nil, fmt.Errorf("%s: the dataset has %d vertices, the model %d", hemi, v, mv)
 		}
-		pred, err := predictOn(be, r, rows(x, p, valIdx), len(valIdx))
+		pred, err := hp.Predict(rows(x, p, valIdx), len(valIdx))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -239,13 +243,13 @@ func evaluateModel(ctx context.Context, e *env, be *compute.Backend, o trainOpti
 		rm.ValR = append(rm.ValR, valR...)
 		var truthR, measR, ceilR []float32
 		if simulated {
-			truthR, measR, ceilR, err = testScores(be, r, xt, len(sub.Test), filepath.Join(simulate.TruthDir(o.Data), fmt.Sprintf("subj%02d", s)), string(hemi))
+			truthR, measR, ceilR, err = testScores(hp, v, xt, len(sub.Test), filepath.Join(simulate.TruthDir(o.Data), fmt.Sprintf("subj%02d", s)), string(hemi))
 			if err != nil {
 				return nil, nil, err
 			}
 			rm.TruthR = append(rm.TruthR, truthR...)
 		}
-		if len(mf.Alphas) > 0 && mf.Kind != encoding.KindBaseline {
+		if r := m.Ridge(hi); r != nil && len(mf.Alphas) > 0 && mf.Kind != encoding.KindBaseline {
 			rm.AlphaCounts = append(rm.AlphaCounts, report.HemiCounts{Hemi: string(hemi), Counts: alphaCounts(r.Alpha, mf.Alphas)})
 		}
 		rows := []roiScore{summarise(valR, truthR, measR, ceilR, nil)}
@@ -287,8 +291,8 @@ func evaluateModel(ctx context.Context, e *env, be *compute.Backend, o trainOpti
 }
 
 // testScores predicts the test images and correlates with the simulated truth and measurement.
-func testScores(be *compute.Backend, r *encoding.Ridge, xt []float32, n int, truthDir, hemi string) (truthR, measR, ceilR []float32, err error) {
-	pred, err := predictOn(be, r, xt, n)
+func testScores(hp hemiPredictor, v int, xt []float32, n int, truthDir, hemi string) (truthR, measR, ceilR []float32, err error) {
+	pred, err := hp.Predict(xt, n)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -300,11 +304,11 @@ func testScores(be *compute.Backend, r *encoding.Ridge, xt []float32, n int, tru
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(truth) != n*r.V || len(meas) != n*r.V {
-		return nil, nil, nil, fmt.Errorf("truth in %s has %d values, want %d test images × %d vertices", truthDir, len(truth), n, r.V)
+	if len(truth) != n*v || len(meas) != n*v {
+		return nil, nil, nil, fmt.Errorf("truth in %s has %d values, want %d test images × %d vertices", truthDir, len(truth), n, v)
 	}
-	return metrics.PearsonColumns(pred, truth, n, r.V), metrics.PearsonColumns(pred, meas, n, r.V),
-		metrics.PearsonColumns(truth, meas, n, r.V), nil
+	return metrics.PearsonColumns(pred, truth, n, v), metrics.PearsonColumns(pred, meas, n, v),
+		metrics.PearsonColumns(truth, meas, n, v), nil
 }
 
 // summarise averages the per-vertex scores over the selected vertices (all when sel is nil).

@@ -14,7 +14,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"cortexcast/backend/compute"
 	"cortexcast/backend/encoding"
+	"cortexcast/backend/encoding/nn"
 )
 
 func runModels(ctx context.Context, e *env, args []string) error {
@@ -36,7 +38,7 @@ func runModels(ctx context.Context, e *env, args []string) error {
 	case "list":
 		fs = newFlags(e, "models list", "[flags]", "List the models in the store: name, subject, kind, features, vertices, validation r, creation time.")
 	case "show":
-		fs = newFlags(e, "models show", "[flags] NAME", "Print a stored model's manifest, with the histogram of the alphas its vertices chose.")
+		fs = newFlags(e, "models show", "[flags] NAME", "Print a stored model's manifest, with the histogram of the alphas its vertices chose\n(ridge) or its loss per epoch (neural models).")
 	case "delete":
 		fs = newFlags(e, "models delete", "[flags] NAME", "Delete a stored model (its whole directory); --yes is required.")
 	default:
@@ -165,6 +167,13 @@ func showModel(w io.Writer, store, name string) error {
 	for _, k := range slices.Sorted(maps.Keys(mf.Metrics)) {
 		fmt.Fprintf(tw, "metric %s\t%.4g\n", k, mf.Metrics[k])
 	}
+	for _, c := range mf.Loss {
+		if n := len(c.Values); n > 0 {
+			best := slices.Min(c.Values)
+			fmt.Fprintf(tw, "%s %s loss	%d epochs: first %.4g, last %.4g, best %.4g (epoch %d)\n", c.Hemi, c.Split, n,
+				c.Values[0], c.Values[n-1], best, slices.Index(c.Values, best)+1)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(mf.Meta)) {
 		if !strings.HasSuffix(k, "_alpha_counts") {
 			fmt.Fprintf(tw, "%s\t%s\n", k, mf.Meta[k])
@@ -214,3 +223,106 @@ func deleteModel(w io.Writer, store, name string, yes bool) error {
 	fmt.Fprintf(w, "removed %s\n", what)
 	return nil
 }
+
+// loadedModel is a stored model of any kind, ready to predict: a ridge per hemisphere
+// (encoding.RidgeKinds) or a neural network per hemisphere (encoding.NNKinds).
+type loadedModel struct {
+	Manifest encoding.Manifest
+	ridge    *encoding.SubjectModel
+	net      *nn.SubjectModel
+	be       *compute.Backend
+}
+
+// hemiPredictor predicts one hemisphere's responses: n×V values, row-major, for n×P features.
+type hemiPredictor interface {
+	Predict(x []float32, n int) ([]float32, error)
+}
+
+// loadModel loads the model in the store directory dir. Ridge models predict on be when it is an
+// XLA backend (else with the CPU path, see predictOn); neural networks are compiled on be, which
+// must not be nil for them. Close frees what the networks hold on the backend.
+func loadModel(dir string, be *compute.Backend) (*loadedModel, error) {
+	mf, err := encoding.ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if encoding.IsNN(mf.Kind) {
+		if be == nil {
+			return nil, fmt.Errorf("%s is a neural model: it needs a compute backend", dir)
+		}
+		sm, err := nn.LoadSubject(dir, be)
+		if err != nil {
+			return nil, err
+		}
+		return &loadedModel{Manifest: sm.Manifest, net: sm, be: be}, nil
+	}
+	m, mf, err := encoding.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &loadedModel{Manifest: *mf, ridge: m, be: be}, nil
+}
+
+// Hemi returns the predictor of hemisphere hi (0 "lh", 1 "rh"), nil when the model has none.
+func (m *loadedModel) Hemi(hi int) hemiPredictor {
+	if hi < 0 || hi > 1 {
+		return nil
+	}
+	if m.net != nil {
+		if m.net.Hemis[hi] == nil {
+			return nil
+		}
+		return m.net.Hemis[hi]
+	}
+	if m.ridge.Hemis[hi] == nil {
+		return nil
+	}
+	return ridgePredictor{m.be, m.ridge.Hemis[hi]}
+}
+
+// Predict returns hemisphere hi's n×V predictions for the n×P features x.
+func (m *loadedModel) Predict(hi int, x []float32, n int) ([]float32, error) {
+	h := m.Hemi(hi)
+	if h == nil {
+		return nil, fmt.Errorf("model %s has no %s hemisphere", m.Manifest.Name, encodingHemi(hi))
+	}
+	if n < 0 || len(x) != n*m.Manifest.FeatureDim {
+		return nil, fmt.Errorf("model %s: %d feature values for %d images of %d", m.Manifest.Name, len(x), n, m.Manifest.FeatureDim)
+	}
+	return h.Predict(x, n)
+}
+
+// Vertices returns the number of vertices hemisphere hi predicts, 0 when the model has none.
+func (m *loadedModel) Vertices(hi int) int {
+	for _, h := range m.Manifest.Hemis {
+		if h.Hemi == encodingHemi(hi) {
+			return h.Vertices
+		}
+	}
+	return 0
+}
+
+// Ridge returns hemisphere hi's ridge, nil for a neural model or a missing hemisphere.
+func (m *loadedModel) Ridge(hi int) *encoding.Ridge {
+	if m.ridge == nil || hi < 0 || hi > 1 {
+		return nil
+	}
+	return m.ridge.Hemis[hi]
+}
+
+// Close frees the compiled networks of a neural model.
+func (m *loadedModel) Close() {
+	if m.net != nil {
+		m.net.Close()
+	}
+}
+
+func encodingHemi(hi int) string { return [2]string{"lh", "rh"}[hi&1] }
+
+// ridgePredictor predicts with a ridge through predictOn.
+type ridgePredictor struct {
+	be *compute.Backend
+	r  *encoding.Ridge
+}
+
+func (p ridgePredictor) Predict(x []float32, n int) ([]float32, error) { return predictOn(p.be, p.r, x, n) }

@@ -21,8 +21,10 @@ import (
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/compute"
 	"cortexcast/backend/encoding"
+	"cortexcast/backend/encoding/nn"
 	"cortexcast/backend/features"
 	"cortexcast/backend/metrics"
+	"cortexcast/meshes"
 )
 
 // splitSeed is the numpy seed of the held-out validation split: the Algonauts devkit's 90/10
@@ -35,9 +37,15 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			"--model ridge chooses the regularisation strength per vertex by efficient leave-one-out over a log grid;\n"+
 			"ridge-kfold by K-fold cross-validation (--folds); baseline is the organisers' incremental PCA to 100\n"+
 			"components followed by least squares. The model is fit on 90% of the training images; the other 10% give\n"+
-			"the validation r saved with it. --sweep trains several models, then evaluates them and writes one report.")
+			"the validation r saved with it. --sweep trains several models, then evaluates them and writes one report.\n"+
+			"The neural models of the thesis zoo (--model nn-simple, nn-dnn, nn-dropout, nn-residual, nn-roi, nn-conv1d,\n"+
+			"nn-pos, nn-comb, or --nn-config FILE) train with AdamW on the thesis defaults (lr 1e-4, weight decay 1e-2,\n"+
+			"lr ×0.75 every 10 epochs, 30 epochs, MSE) on the same 90%, validate on the 10% each epoch (early stopping\n"+
+			"keeps the best), print the losses per epoch, and checkpoint every epoch under <models>/.checkpoints: a\n"+
+			"rerun of the same configuration resumes there (more --epochs continue it), --fresh starts over.")
 	o := trainFlags(fs)
 	modelFlags(fs, o)
+	nnFlags(fs, o)
 	alphas := fs.String("alphas", "", "ridge alpha grid: LO:HI:N (N values log-spaced from LO to HI) or a comma list (default 1e-1:1e7:17)")
 	sweep := fs.String("sweep", "", "train several models: a comma list of kinds (ridge,ridge-kfold,baseline) or a JSON config file")
 	reportDir := fs.String("report", "", "with --sweep: report directory (default <models>/report)")
@@ -53,6 +61,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("train: --alphas: %w", err)
 		}
 		o.Alphas = a
+	}
+	if err := o.resolveNN(); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	if *sweep != "" {
 		runs, err := parseSweep(*sweep, *o)
@@ -80,6 +91,8 @@ type trainOptions struct {
 	Folds int
 	// Alphas is the ridge grid; nil means encoding.DefaultAlphas().
 	Alphas []float64
+	// NN chooses and trains the neural models (kinds encoding.NNKinds()).
+	NN nnOptions
 }
 
 // kind returns the model kind, ridge by default.
@@ -275,6 +288,13 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 	if !slices.Contains(encoding.Kinds(), kind) {
 		return nil, fmt.Errorf("train: model kind %q, want one of %s", kind, strings.Join(encoding.Kinds(), ", "))
 	}
+	var nnCfg nn.Config
+	if encoding.IsNN(kind) {
+		var err error
+		if nnCfg, err = o.nnConfig(); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
 	if kind == encoding.KindRidgeKFold && o.folds() < 2 {
 		return nil, fmt.Errorf("train: --folds %d, want at least 2", o.folds())
 	}
@@ -322,6 +342,14 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 			Metrics: map[string]float64{}, DataFingerprint: fp, CodeVersion: version(),
 			Meta: map[string]string{"dataset": o.Data, "train_images": fmt.Sprint(len(trainIdx)), "val_images": fmt.Sprint(len(valIdx)),
 				"split": fmt.Sprintf("the Algonauts devkit 90/10 split, numpy seed %d", splitSeed)}}
+		if encoding.IsNN(kind) {
+			dir := kindDir(o.Models, s, kind, ext.ID())
+			if err := trainNNSubject(ctx, e, be, o, nnCfg, sub, x, p, trainIdx, valIdx, dir, man); err != nil {
+				return nil, err
+			}
+			dirs = append(dirs, dir)
+			continue
+		}
 		components := min(baselineComponents, len(trainIdx), p)
 		switch kind {
 		case encoding.KindBaseline:
@@ -563,4 +591,223 @@ func runSweep(ctx context.Context, e *env, base trainOptions, runs []trainOption
 	}
 	base.Extractor = "" // every feature set of the sweep
 	return evaluateAndReport(ctx, e, base, "", reportDir)
+}
+
+// nnOptions are the flags of the neural models.
+type nnOptions struct {
+	ConfigFile string // --nn-config: a JSON nn.Config (kind nn-custom)
+	// Overrides of the preset's or file's training settings; zero keeps them.
+	Epochs, BatchSize, Patience int
+	LR, WeightDecay             float64
+	Seed                        int64
+	ROIClass                    string // ROI heads: the ROI class whose labels split the vertices
+	Fresh                       bool   // discard checkpoints instead of resuming
+}
+
+// nnFlags registers the neural models' flags.
+func nnFlags(fs *flag.FlagSet, o *trainOptions) {
+	fs.StringVar(&o.NN.ConfigFile, "nn-config", "", "neural model: a JSON configuration file (the fields of nn.Config; the model's kind is nn-custom)")
+	fs.IntVar(&o.NN.Epochs, "epochs", 0, "neural model: maximum epochs (default: the preset's, 30)")
+	fs.IntVar(&o.NN.BatchSize, "batch-size", 0, "neural model: images per step (default: the preset's)")
+	fs.IntVar(&o.NN.Patience, "patience", 0, "neural model: stop after this many epochs without a better validation loss (default: the preset's, 5)")
+	fs.Float64Var(&o.NN.LR, "lr", 0, "neural model: AdamW learning rate (default 1e-4)")
+	fs.Float64Var(&o.NN.WeightDecay, "weight-decay", 0, "neural model: AdamW weight decay (default 1e-2)")
+	fs.Int64Var(&o.NN.Seed, "seed", 0, "neural model: random seed of initialisation and batch order (default 1)")
+	fs.StringVar(&o.NN.ROIClass, "nn-rois", "streams", "neural model with ROI heads: the ROI class that gives one head per ROI (streams, prf-visualrois, …)")
+	fs.BoolVar(&o.NN.Fresh, "fresh", false, "neural model: start over instead of resuming from a checkpoint")
+}
+
+// resolveNN makes --nn-config without --model ask for an nn-custom model.
+func (o *trainOptions) resolveNN() error {
+	if o.NN.ConfigFile == "" {
+		if o.Model == "nn-custom" {
+			return errors.New("--model nn-custom needs --nn-config FILE")
+		}
+		return nil
+	}
+	switch o.Model {
+	case "", encoding.KindRidge, "nn-custom":
+		o.Model = "nn-custom"
+		return nil
+	}
+	return fmt.Errorf("--nn-config gives the model's configuration: it goes with --model nn-custom (or no --model), not %q", o.Model)
+}
+
+// maxNNConfigBytes bounds a --nn-config file.
+const maxNNConfigBytes = 1 << 16
+
+// nnConfig returns the configuration of o's neural model: the preset its kind names, or the
+// --nn-config file, with the flags' overrides.
+func (o trainOptions) nnConfig() (nn.Config, error) {
+	var cfg nn.Config
+	if o.kind() == "nn-custom" {
+		if o.NN.ConfigFile == "" {
+			return cfg, errors.New("model kind nn-custom needs --nn-config FILE")
+		}
+		body, err := readLimited(o.NN.ConfigFile, maxNNConfigBytes)
+		if err != nil {
+			return cfg, fmt.Errorf("--nn-config: %w", err)
+		}
+		cfg = nn.DefaultConfig()
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("--nn-config %s: %w", o.NN.ConfigFile, err)
+		}
+	} else {
+		preset, ok := nn.Presets()[strings.TrimPrefix(o.kind(), encoding.NNKindPrefix)]
+		if !ok {
+			return cfg, fmt.Errorf("no neural model preset for kind %q", o.kind())
+		}
+		cfg = preset
+	}
+	if o.NN.Epochs != 0 {
+		cfg.Epochs = o.NN.Epochs
+	}
+	if o.NN.BatchSize != 0 {
+		cfg.BatchSize = o.NN.BatchSize
+	}
+	if o.NN.Patience != 0 {
+		cfg.Patience = o.NN.Patience
+	}
+	if o.NN.LR != 0 {
+		cfg.LR = o.NN.LR
+	}
+	if o.NN.WeightDecay != 0 {
+		cfg.WeightDecay = o.NN.WeightDecay
+	}
+	if o.NN.Seed != 0 {
+		cfg.Seed = o.NN.Seed
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// nnCheckpointDir is where the checkpoints of a neural model's hemisphere go: a hidden directory
+// of the store, which the store's listing skips.
+func nnCheckpointDir(models, modelDir, hemi string) string {
+	return filepath.Join(models, ".checkpoints", filepath.Base(modelDir), hemi)
+}
+
+// trainNNSubject trains a neural model per hemisphere of sub on the training rows, validating on
+// the validation rows, and saves it to dir with the manifest man.
+func trainNNSubject(ctx context.Context, e *env, be *compute.Backend, o trainOptions, cfg nn.Config, sub *algonauts.Subject,
+	x []float32, p int, trainIdx, valIdx []int, dir string, man encoding.Manifest) error {
+	s := sub.ID
+	cfgJSON, _ := json.Marshal(cfg)
+	man.Meta["nn_config"] = string(cfgJSON)
+	man.Meta["backend"] = be.Spec
+	man.Meta["split"] += "; early stopping on the validation images"
+	xt, xv := rows(x, p, trainIdx), rows(x, p, valIdx)
+	var hemis [2]*nn.Model
+	defer func() {
+		for _, m := range hemis {
+			if m != nil {
+				m.Close()
+			}
+		}
+	}()
+	for hi, hemi := range algonauts.Hemis() {
+		y, _, v, err := sub.FMRI(hemi)
+		if err != nil {
+			return err
+		}
+		label := fmt.Sprintf("subj%02d %s %s", s, hemi, o.kind())
+		d := nn.Data{X: xt, N: len(trainIdx), P: p, Y: rows(y, v, trainIdx), V: v,
+			XVal: xv, YVal: rows(y, v, valIdx), NVal: len(valIdx)}
+		if cfg.Kind == nn.KindROI || cfg.Heads == nn.HeadsROI {
+			if d.ROILabels, err = nnROILabels(sub, hemi, o.NN.ROIClass, v); err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			man.Meta["roi_heads"] = o.NN.ROIClass
+		}
+		if cfg.Kind == nn.KindPos {
+			if d.Coords, err = vertexCoords(sub, hemi); err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			man.Meta["pos_surface"] = "fsaverage sphere"
+		}
+		ckpt := nnCheckpointDir(o.Models, dir, string(hemi))
+		if o.NN.Fresh {
+			if err := os.RemoveAll(ckpt); err != nil {
+				return fmt.Errorf("%s: --fresh: %w", label, err)
+			}
+		}
+		start, last := time.Now(), time.Now()
+		first := true
+		m, err := nn.Fit(ctx, be, cfg, d, nn.Options{CheckpointDir: ckpt, Progress: func(epoch int, trainLoss, valLoss float64) {
+			now := time.Now()
+			resumed := ""
+			if first && epoch > 1 {
+				resumed = fmt.Sprintf(" (resumed from the checkpoint in %s)", ckpt)
+			}
+			first = false
+			fmt.Fprintf(e.stdout, "%s epoch %d/%d: train loss %.5g, val loss %.5g, %.1f s%s\n",
+				label, epoch, cfg.Epochs, trainLoss, valLoss, now.Sub(last).Seconds(), resumed)
+			last = now
+		}})
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		hemis[hi] = m
+		pred, err := m.Predict(xv, len(valIdx))
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		rv := metrics.PearsonColumns(pred, d.YVal, len(valIdx), v)
+		mean, median, _ := metrics.Summary(rv)
+		e.log.Info("trained", "subject", s, "hemi", hemi, "kind", o.kind(), "vertices", v, "features", p,
+			"epochs", len(m.TrainLoss), "best_epoch", m.BestEpoch, "seconds", time.Since(start).Round(time.Millisecond).Seconds(),
+			"val_mean_r", mean, "val_median_r", median)
+		man.Metrics[string(hemi)+"_val_mean_r"] = float64(mean)
+		man.Metrics[string(hemi)+"_val_median_r"] = float64(median)
+		man.Meta[string(hemi)+"_best_epoch"] = fmt.Sprint(m.BestEpoch)
+	}
+	if err := nn.SaveSubject(dir, man, hemis); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "subj%02d: %s model saved to %s (validation mean r: lh %.3f, rh %.3f)\n", s, o.kind(), dir,
+		man.Metrics["lh_val_mean_r"], man.Metrics["rh_val_mean_r"])
+	return nil
+}
+
+// nnROILabels returns the ROI of each challenge vertex of a hemisphere in the given class (0 for
+// none), the split of the vertices among the ROI heads.
+func nnROILabels(sub *algonauts.Subject, hemi algonauts.Hemi, class string, v int) ([]int32, error) {
+	labels, err := sub.ROIMask(hemi, class, "challenge")
+	if err != nil {
+		return nil, fmt.Errorf("ROI heads need the %s ROI mask: %w", class, err)
+	}
+	if len(labels) != v {
+		return nil, fmt.Errorf("the %s ROI mask has %d vertices, the responses %d", class, len(labels), v)
+	}
+	return labels, nil
+}
+
+// vertexCoords returns the position of each challenge vertex of a hemisphere on the fsaverage
+// sphere (V×3), for the positional encoding of the pos model.
+func vertexCoords(sub *algonauts.Subject, hemi algonauts.Hemi) ([]float32, error) {
+	dir, err := meshes.FindFsaverageDir("")
+	if err != nil {
+		return nil, fmt.Errorf("the pos model needs the fsaverage sphere: %w", err)
+	}
+	side := map[algonauts.Hemi]string{algonauts.LH: "left", algonauts.RH: "right"}[hemi]
+	surf, err := meshes.ReadSurface(filepath.Join(dir, "sphere_"+side+".gii.gz"))
+	if err != nil {
+		return nil, fmt.Errorf("the pos model needs the fsaverage sphere: %w", err)
+	}
+	verts, err := sub.ChallengeVertices(hemi)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, 0, 3*len(verts))
+	for _, i := range verts {
+		if i < 0 || int(i) >= surf.NumVertices() {
+			return nil, fmt.Errorf("challenge vertex %d is not on the %d-vertex sphere in %s", i, surf.NumVertices(), dir)
+		}
+		out = append(out, surf.Positions[3*i:3*i+3]...)
+	}
+	return out, nil
 }

@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"cortexcast/backend/algonauts"
+	"cortexcast/backend/compute"
 	"cortexcast/backend/encoding"
+	"cortexcast/backend/npy"
 	"cortexcast/backend/simulate"
 )
 
@@ -229,3 +231,86 @@ func TestTrainKinds(t *testing.T) {
 }
 
 func testEnvDiscard() *env { e, _ := testEnv(); return e }
+
+// TestTrainNN trains a one-epoch neural model through the command line, checks what the store
+// holds (kind, loss curves), that the loaded model predicts x·W + b from its stored arrays, and
+// the checkpoint the run left. (Resuming is checked in package nn: here it would cost a second
+// training run, seconds on 2 cores.)
+func TestTrainNN(t *testing.T) {
+	td := newTinyDataset(t)
+	o := td.opts
+	args := []string{"train", "--data", o.Data, "--cache", o.Cache, "--models", o.Models, "--model", "nn-simple",
+		"--epochs", "1", "--batch-size", "32", "--lr", "1e-3"}
+	e, out := testEnv()
+	if err := run(context.Background(), e, args); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "subj01 lh nn-simple epoch 1/1: train loss") {
+		t.Errorf("no progress line per epoch:\n%s", out)
+	}
+	dir := kindDir(o.Models, 1, "nn-simple", "gabor-v1-n128-s4f4o8b1g8-c2g4-sqrt")
+	m, err := loadModel(dir, nil)
+	if err == nil || !strings.Contains(err.Error(), "backend") {
+		t.Errorf("loading a neural model without a backend: err %v", err)
+	}
+	be, err := compute.Open("go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = loadModel(dir, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mf := m.Manifest
+	if mf.Kind != "nn-simple" || len(mf.Loss) != 4 || mf.Metrics["lh_val_mean_r"] == 0 {
+		t.Fatalf("manifest kind %q, %d loss curves, metrics %v", mf.Kind, len(mf.Loss), mf.Metrics)
+	}
+	for _, c := range mf.Loss {
+		if len(c.Values) != 1 || !(c.Values[0] > 0) {
+			t.Errorf("%s %s loss %v, want one positive value", c.Hemi, c.Split, c.Values)
+		}
+	}
+	// The prediction against the stored arrays: x·W + b, in float64.
+	p := mf.FeatureDim
+	w, ws, err := npy.ReadFloat32(filepath.Join(dir, "lh", "param00.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := npy.ReadFloat32(filepath.Join(dir, "lh", "param01.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := m.Vertices(0)
+	if !slices.Equal(ws, []int{p, v}) || len(b) != v {
+		t.Fatalf("stored weights %v and %d biases for %d features, %d vertices", ws, len(b), p, v)
+	}
+	x := make([]float32, 2*p)
+	for i := range x {
+		x[i] = float32(i%7) / 7
+	}
+	pred, err := m.Predict(0, x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range 2 {
+		for c := 0; c < v; c += 997 {
+			want := float64(b[c])
+			for k := range p {
+				want += float64(x[r*p+k]) * float64(w[k*v+c])
+			}
+			if d := math.Abs(float64(pred[r*v+c]) - want); d > 1e-3*(1+math.Abs(want)) {
+				t.Fatalf("prediction [%d,%d] = %v, x·W+b = %v", r, c, pred[r*v+c], want)
+			}
+		}
+	}
+	if _, err := m.Predict(0, x[:p+1], 2); err == nil {
+		t.Error("Predict with the wrong number of features: no error")
+	}
+	if _, err := os.Stat(filepath.Join(nnCheckpointDir(o.Models, dir, "rh"), "checkpoint.json")); err != nil {
+		t.Errorf("no checkpoint: %v", err)
+	}
+	if mfs, err := encoding.List(o.Models); err != nil || len(mfs) != 1 {
+		t.Errorf("the store lists %d models (err %v), want the one: the checkpoints are not models", len(mfs), err)
+	}
+}

@@ -47,6 +47,10 @@ type Data struct {
 	ROILabels []int32
 	// Coords gives each vertex's 3-D position (V×3, row-major); needed by the pos kind.
 	Coords []float32
+	// XVal (NVal×P) and YVal (NVal×V), when NVal > 0, are the validation set: every row of X
+	// trains and Config.ValFraction is not used.
+	XVal, YVal []float32
+	NVal       int
 }
 
 // Options are the optional parts of a training run.
@@ -106,13 +110,27 @@ func Fit(ctx context.Context, backend compute.Backend, cfg Config, d Data, opt O
 	if cfg.ValFraction > 0 && nVal == 0 {
 		nVal = 1
 	}
+	if d.NVal > 0 {
+		nVal = 0 // every row trains; the given rows validate
+	}
 	if n-nVal == 0 {
 		return nil, fmt.Errorf("%w: n=%d, val_fraction %g", errEmpty, n, cfg.ValFraction)
 	}
 	xVal := gatherRows(nil, x, p, perm[n-nVal:])
 	yVal := gatherRows(nil, y, v, perm[n-nVal:])
+	trainRows := perm[:n-nVal]
+	if d.NVal > 0 {
+		if len(d.XVal) != d.NVal*p || len(d.YVal) != d.NVal*v {
+			return nil, fmt.Errorf("nn: validation set: %d and %d values for %d rows, want %d×%d and %d×%d",
+				len(d.XVal), len(d.YVal), d.NVal, d.NVal, p, d.NVal, v)
+		}
+		xVal, yVal, nVal = d.XVal, d.YVal, d.NVal
+		if m.Groups != nil {
+			yVal = permuteColumns(yVal, nVal, v, m.Groups)
+		}
+	}
 
-	st := newState(m, perm[:n-nVal])
+	st := newState(m, trainRows)
 	if dir != "" {
 		resumed, err := st.load(dir, n)
 		if err != nil {
