@@ -325,4 +325,6 @@ type ridgePredictor struct {
 	r  *encoding.Ridge
 }
 
-func (p ridgePredictor) Predict(x []float32, n int) ([]float32, error) { return predictOn(p.be, p.r, x, n) }
+func (p ridgePredictor) Predict(x []float32, n int) ([]float32, error) {
+	return predictOn(p.be, p.r, x, n)
+}
