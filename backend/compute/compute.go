@@ -4,7 +4,8 @@
 // The pure-Go backend ("go") is the default everywhere: it needs nothing installed. XLA on the
 // CPU ("xla:cpu") or on a GPU ("xla:cuda") is used only when asked for, by flag or by the
 // CORTEXCAST_BACKEND environment variable, in a binary built with the `xla` build tag; the
-// PJRT plugin must already be on the machine: nothing here ever downloads one.
+// PJRT plugin must already be on the machine (FindPlugin says where it is looked for): nothing
+// here ever downloads one.
 package compute
 
 import (
@@ -41,8 +42,13 @@ func Resolve(flagValue string) string {
 	return DefaultBackend
 }
 
-// Open opens the backend named by spec and logs which backend and device it runs on.
-func Open(spec string, log *slog.Logger) (*Backend, error) {
+// Open opens the backend named by spec and logs which backend and device it runs on. An XLA
+// backend's PJRT plugin is found by FindPlugin from $CORTEXCAST_PJRT_PLUGIN and the usual places.
+func Open(spec string, log *slog.Logger) (*Backend, error) { return OpenWithPlugin(spec, "", log) }
+
+// OpenWithPlugin is Open with the value of a --pjrt-plugin flag: the PJRT plugin file (or a
+// directory holding it) of an XLA backend; "" searches as Open does.
+func OpenWithPlugin(spec, plugin string, log *slog.Logger) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -55,7 +61,7 @@ func Open(spec string, log *slog.Logger) (*Backend, error) {
 	case "go":
 		b, err = gobackend.New(cfg)
 	case "xla":
-		b, err = openXLA(cfg)
+		b, err = openXLA(cfg, plugin)
 	default:
 		return nil, fmt.Errorf("compute: unknown backend %q: use \"go\" (pure Go, the default), \"xla:cpu\" or \"xla:cuda\"", spec)
 	}

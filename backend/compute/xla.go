@@ -3,25 +3,39 @@
 package compute
 
 import (
-	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
 )
 
-// openXLA opens the XLA backend with the PJRT plugin named by cfg ("cpu", "cuda" or a path).
-// Auto-installation is switched off: a missing plugin is an error that says where to put it.
-func openXLA(cfg string) (compute.Backend, error) {
+// openXLA opens the XLA backend for cfg ("cpu", "cuda", or a plugin path, optionally followed by
+// go-xla's ",key=value" options) with the plugin FindPlugin finds (plugin is the --pjrt-plugin
+// value). Auto-installation is switched off: a missing plugin is an error that names every place
+// searched.
+func openXLA(cfg, plugin string) (compute.Backend, error) {
 	xla.EnableAutoInstall(false)
 	if cfg == "" {
 		cfg = "cpu"
 	}
-	b, err := xla.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("XLA plugin %q not usable (PJRT_PLUGIN_LIBRARY_PATH=%q; cortexcast never downloads "+
-			"plugins: install the PJRT plugin for %s, e.g. from a Python jax installation, and point "+
-			"PJRT_PLUGIN_LIBRARY_PATH at its directory): %w", cfg, os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"), cfg, err)
+	device, opts, hasOpts := strings.Cut(cfg, ",")
+	if filepath.IsAbs(device) {
+		return xla.New(cfg)
 	}
-	return b, nil
+	path, err := FindPlugin(device, PluginSearch{Flag: plugin, Getenv: os.Getenv})
+	if err != nil {
+		if plugin == "" {
+			// go-xla's own search (LD_LIBRARY_PATH, ld.so.conf) may still know one.
+			if b, err2 := xla.New(cfg); err2 == nil {
+				return b, nil
+			}
+		}
+		return nil, err
+	}
+	if hasOpts {
+		path += "," + opts
+	}
+	return xla.New(path)
 }

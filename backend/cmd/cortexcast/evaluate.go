@@ -31,6 +31,7 @@ func runEvaluate(ctx context.Context, e *env, args []string) error {
 			"truth: r with the noise-free truth, and the fraction of the noise ceiling reached (mean r with the measured\n"+
 			"responses divided by the truth's own mean r with them). Writes a JSON summary and an HTML report with figures.")
 	o := trainFlags(fs)
+	pluginFlag(fs, o)
 	out := fs.String("out", "", "JSON summary path (default <models>/evaluation.json)")
 	reportDir := fs.String("report", "", "HTML report directory (default <models>/report)")
 	if err := fs.Parse(args); err != nil {
@@ -127,7 +128,7 @@ func extractorsByID() (map[string]features.Extractor, error) {
 // evaluate scores every stored model of the selected subjects (only those on o.Extractor's features
 // when it is set), and returns the scores and the input of the HTML report.
 func evaluate(ctx context.Context, e *env, o trainOptions) (*evalReport, *report.Input, error) {
-	be, err := compute.Open(compute.Resolve(o.Backend), e.log)
+	be, err := compute.OpenWithPlugin(compute.Resolve(o.Backend), o.PJRTPlugin, e.log)
 	if err != nil {
 		return nil, nil, err
 	}

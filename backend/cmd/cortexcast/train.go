@@ -46,6 +46,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	o := trainFlags(fs)
 	modelFlags(fs, o)
 	nnFlags(fs, o)
+	pluginFlag(fs, o)
 	alphas := fs.String("alphas", "", "ridge alpha grid: LO:HI:N (N values log-spaced from LO to HI) or a comma list (default 1e-1:1e7:17)")
 	sweep := fs.String("sweep", "", "train several models: a comma list of kinds (ridge,ridge-kfold,baseline) or a JSON config file")
 	reportDir := fs.String("report", "", "with --sweep: report directory (default <models>/report)")
@@ -93,6 +94,14 @@ type trainOptions struct {
 	Alphas []float64
 	// NN chooses and trains the neural models (kinds encoding.NNKinds()).
 	NN nnOptions
+	// PJRTPlugin is the --pjrt-plugin value of an XLA backend ("" searches, see compute.FindPlugin).
+	PJRTPlugin string
+}
+
+// pluginFlag registers --pjrt-plugin.
+func pluginFlag(fs *flag.FlagSet, o *trainOptions) {
+	fs.StringVar(&o.PJRTPlugin, "pjrt-plugin", "", "with --backend xla:…: the PJRT plugin .so (or its directory); default $"+
+		compute.PluginEnvVar+", then $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, Python jax installations (never downloaded)")
 }
 
 // kind returns the model kind, ridge by default.
@@ -302,7 +311,7 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	be, err := compute.Open(compute.Resolve(o.Backend), e.log)
+	be, err := compute.OpenWithPlugin(compute.Resolve(o.Backend), o.PJRTPlugin, e.log)
 	if err != nil {
 		return nil, err
 	}
