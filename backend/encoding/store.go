@@ -61,7 +61,7 @@ func RidgeKinds() []string { return []string{KindRidge, KindRidgeKFold, KindBase
 // NNKinds returns the kinds of the neural models: "nn-" and the name of one of the nn package's
 // presets, or "nn-custom" for a model trained from a configuration file.
 func NNKinds() []string {
-	return []string{"nn-simple", "nn-dnn", "nn-dropout", "nn-residual", "nn-roi", "nn-conv1d", "nn-pos", "nn-comb", "nn-custom"}
+	return []string{"nn-simple", "nn-dnn", "nn-dropout", "nn-residual", "nn-roi", "nn-conv1d", "nn-pos", "nn-comb", "nn-all", "nn-custom"}
 }
 
 // Kinds returns every model kind the store knows, the ridge kinds first.

@@ -39,7 +39,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			"components followed by least squares. The model is fit on 90% of the training images; the other 10% give\n"+
 			"the validation r saved with it. --sweep trains several models, then evaluates them and writes one report.\n"+
 			"The neural models of the thesis zoo (--model nn-simple, nn-dnn, nn-dropout, nn-residual, nn-roi, nn-conv1d,\n"+
-			"nn-pos, nn-comb, or --nn-config FILE) train with AdamW on the thesis defaults (lr 1e-4, weight decay 1e-2,\n"+
+			"nn-pos, nn-comb, nn-all — every selected subject at once: a shared trunk, a head per subject — or --nn-config FILE) train with AdamW on the thesis defaults (lr 1e-4, weight decay 1e-2,\n"+
 			"lr ×0.75 every 10 epochs, 30 epochs, MSE) on the same 90%, validate on the 10% each epoch (early stopping\n"+
 			"keeps the best), print the losses per epoch, and checkpoint every epoch under <models>/.checkpoints: a\n"+
 			"rerun of the same configuration resumes there (more --epochs continue it), --fresh starts over.")
@@ -322,6 +322,9 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 	subs, err := parseSubjects(o.Subjects, ds.Subjects())
 	if err != nil {
 		return nil, err
+	}
+	if nnCfg.Joint {
+		return trainNNJoint(ctx, e, be, o, nnCfg, ds, subs, ext)
 	}
 	var dirs []string
 	for _, s := range subs {
@@ -726,17 +729,8 @@ func trainNNSubject(ctx context.Context, e *env, be *compute.Backend, o trainOpt
 		label := fmt.Sprintf("subj%02d %s %s", s, hemi, o.kind())
 		d := nn.Data{X: xt, N: len(trainIdx), P: p, Y: rows(y, v, trainIdx), V: v,
 			XVal: xv, YVal: rows(y, v, valIdx), NVal: len(valIdx)}
-		if cfg.Kind == nn.KindROI || cfg.Heads == nn.HeadsROI {
-			if d.ROILabels, err = nnROILabels(sub, hemi, o.NN.ROIClass, v); err != nil {
-				return fmt.Errorf("%s: %w", label, err)
-			}
-			man.Meta["roi_heads"] = o.NN.ROIClass
-		}
-		if cfg.Kind == nn.KindPos {
-			if d.Coords, err = vertexCoords(sub, hemi); err != nil {
-				return fmt.Errorf("%s: %w", label, err)
-			}
-			man.Meta["pos_surface"] = "fsaverage sphere"
+		if err := nnVertexData(&d, cfg, o, sub, hemi, man.Meta); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
 		}
 		ckpt := nnCheckpointDir(o.Models, dir, string(hemi))
 		if o.NN.Fresh {
@@ -780,6 +774,119 @@ func trainNNSubject(ctx context.Context, e *env, be *compute.Backend, o trainOpt
 	fmt.Fprintf(e.stdout, "subj%02d: %s model saved to %s (validation mean r: lh %.3f, rh %.3f)\n", s, o.kind(), dir,
 		man.Metrics["lh_val_mean_r"], man.Metrics["rh_val_mean_r"])
 	return nil
+}
+
+// nnVertexData adds to d what the architecture needs of each vertex: ROI labels for ROI heads,
+// sphere coordinates for pos; meta notes them.
+func nnVertexData(d *nn.Data, cfg nn.Config, o trainOptions, sub *algonauts.Subject, hemi algonauts.Hemi, meta map[string]string) error {
+	var err error
+	if cfg.Kind == nn.KindROI || cfg.Heads == nn.HeadsROI {
+		if d.ROILabels, err = nnROILabels(sub, hemi, o.NN.ROIClass, d.V); err != nil {
+			return err
+		}
+		meta["roi_heads"] = o.NN.ROIClass
+	}
+	if cfg.Kind == nn.KindPos {
+		if d.Coords, err = vertexCoords(sub, hemi); err != nil {
+			return err
+		}
+		meta["pos_surface"] = "fsaverage sphere"
+	}
+	return nil
+}
+
+// trainNNJoint trains a joint configuration (nn-all): per hemisphere one model across every
+// selected subject, a shared trunk with a head per subject; each subject's model (the trunk
+// and its head) is saved as that subject's model. The loss curves are the joint ones. No
+// checkpoints: a joint run starts over.
+func trainNNJoint(ctx context.Context, e *env, be *compute.Backend, o trainOptions, cfg nn.Config, ds *algonauts.Dataset,
+	subs []int, ext features.Extractor) ([]string, error) {
+	type subjectData struct {
+		sub              *algonauts.Subject
+		x                []float32
+		p                int
+		trainIdx, valIdx []int
+		man              encoding.Manifest
+		hemis            [2]*nn.Model
+	}
+	var all []*subjectData
+	defer func() {
+		for _, sd := range all {
+			for _, m := range sd.hemis {
+				if m != nil {
+					m.Close()
+				}
+			}
+		}
+	}()
+	cfgJSON, _ := json.Marshal(cfg)
+	for _, s := range subs {
+		sub, err := ds.Subject(s)
+		if err != nil {
+			return nil, err
+		}
+		x, p, err := cachedFeatures(ctx, e, ext, o.Cache, sub, "train")
+		if err != nil {
+			return nil, err
+		}
+		fp, err := imageFingerprint(sub.Train)
+		if err != nil {
+			return nil, err
+		}
+		tr, va := algonauts.DevkitSplit(len(sub.Train), splitSeed)
+		man := encoding.Manifest{Subject: s, Features: ext.ID(), FeatureDim: p, Kind: o.kind(),
+			Metrics: map[string]float64{}, DataFingerprint: fp, CodeVersion: version(),
+			Meta: map[string]string{"dataset": o.Data, "train_images": fmt.Sprint(len(tr)), "val_images": fmt.Sprint(len(va)),
+				"split":     fmt.Sprintf("the Algonauts devkit 90/10 split, numpy seed %d; early stopping on the validation images", splitSeed),
+				"nn_config": string(cfgJSON), "backend": be.Spec, "joint_subjects": fmt.Sprint(subs)}}
+		all = append(all, &subjectData{sub: sub, x: x, p: p, trainIdx: tr, valIdx: va, man: man})
+	}
+	for hi, hemi := range algonauts.Hemis() {
+		data := make([]nn.Data, len(all))
+		for i, sd := range all {
+			y, _, v, err := sd.sub.FMRI(hemi)
+			if err != nil {
+				return nil, err
+			}
+			data[i] = nn.Data{X: rows(sd.x, sd.p, sd.trainIdx), N: len(sd.trainIdx), P: sd.p, Y: rows(y, v, sd.trainIdx), V: v,
+				XVal: rows(sd.x, sd.p, sd.valIdx), YVal: rows(y, v, sd.valIdx), NVal: len(sd.valIdx)}
+			if err := nnVertexData(&data[i], cfg, o, sd.sub, hemi, sd.man.Meta); err != nil {
+				return nil, fmt.Errorf("subj%02d %s: %w", sd.sub.ID, hemi, err)
+			}
+		}
+		label := fmt.Sprintf("subjects %v %s %s", subs, hemi, o.kind())
+		last := time.Now()
+		ms, err := nn.FitJoint(ctx, be, cfg, data, nn.Options{Progress: func(epoch int, trainLoss, valLoss float64) {
+			fmt.Fprintf(e.stdout, "%s epoch %d/%d: train loss %.5g, val loss %.5g, %.1f s\n",
+				label, epoch, cfg.Epochs, trainLoss, valLoss, time.Since(last).Seconds())
+			last = time.Now()
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		for i, sd := range all {
+			sd.hemis[hi] = ms[i]
+			pred, err := ms[i].Predict(data[i].XVal, data[i].NVal)
+			if err != nil {
+				return nil, err
+			}
+			mean, median, _ := metrics.Summary(metrics.PearsonColumns(pred, data[i].YVal, data[i].NVal, data[i].V))
+			sd.man.Metrics[string(hemi)+"_val_mean_r"] = float64(mean)
+			sd.man.Metrics[string(hemi)+"_val_median_r"] = float64(median)
+			sd.man.Meta[string(hemi)+"_best_epoch"] = fmt.Sprint(ms[i].BestEpoch)
+		}
+	}
+	var dirs []string
+	for _, sd := range all {
+		dir := kindDir(o.Models, sd.sub.ID, o.kind(), ext.ID())
+		if err := nn.SaveSubject(dir, sd.man, sd.hemis); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(e.stdout, "subj%02d: %s model saved to %s (validation mean r: lh %.3f, rh %.3f)\n", sd.sub.ID, o.kind(), dir,
+			sd.man.Metrics["lh_val_mean_r"], sd.man.Metrics["rh_val_mean_r"])
+		dirs = append(dirs, dir)
+	}
+	return dirs, nil
 }
 
 // nnROILabels returns the ROI of each challenge vertex of a hemisphere in the given class (0 for

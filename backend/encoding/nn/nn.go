@@ -94,6 +94,10 @@ type Config struct {
 	PosDim    int     `json:"pos_dim"`    // pos: length of the positional encoding, a multiple of 6
 	PosFreq   float64 `json:"pos_freq"`   // pos: highest frequency (the lowest is 1), in cycles per half extent of the mesh
 	PosLayers int     `json:"pos_layers"` // pos: linear layers in all, ≥ 2
+
+	// Joint trains one model across subjects (FitJoint): the trunk (for pos, the whole network)
+	// is shared, each subject has its own head.
+	Joint bool `json:"joint"`
 }
 
 // DefaultConfig returns the thesis defaults: a simple linear model trained with AdamW (lr 1e-4,
@@ -131,6 +135,8 @@ func Presets() map[string]Config {
 		"pos": with(func(c *Config) { c.Kind, c.Hidden, c.BatchSize = KindPos, 64, 16 }),
 		// A combination: the residual dnn trunk with dropout, under ROI heads.
 		"comb": with(func(c *Config) { c.Kind, c.Residual, c.Dropout, c.Heads = KindDNN, true, 0.1, HeadsROI }),
+		// Every subject at once: the dnn trunk shared, a linear head per subject.
+		"all": with(func(c *Config) { c.Kind, c.Joint = KindDNN, true }),
 	}
 }
 

@@ -743,3 +743,62 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestFitJoint trains a dnn across two subjects with different vertices that share one
+// underlying trunk: the loss decreases, the models share the trunk exactly (and only the trunk),
+// and they predict each subject's held-out data.
+func TestFitJoint(t *testing.T) {
+	b := openBackend(t)
+	const n, p = 200, 16
+	x1, _, y1 := synthetic(n, p, 30, 0.3, 13, 0)
+	x2, _, y2 := synthetic(n, p, 20, 0.3, 14, 0)
+	cfg := fastConfig(KindDNN)
+	cfg.Joint = true
+	if _, err := Fit(context.Background(), b, cfg, Data{X: x1, N: n, P: p, Y: y1, V: 30}, Options{}); err == nil {
+		t.Error("Fit accepted a joint configuration")
+	}
+	calls := 0
+	ms, err := FitJoint(context.Background(), b, cfg, []Data{{X: x1, N: n, P: p, Y: y1, V: 30}, {X: x2, N: n, P: p, Y: y2, V: 20}},
+		Options{Progress: func(int, float64, float64) { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms[0].Close()
+	defer ms[1].Close()
+	a, c := ms[0], ms[1]
+	if calls != cfg.Epochs || len(a.TrainLoss) != cfg.Epochs || !slices.Equal(a.ValLoss, c.ValLoss) {
+		t.Fatalf("%d progress calls, losses %v / %v", calls, a.ValLoss, c.ValLoss)
+	}
+	if first, last := a.TrainLoss[0], a.TrainLoss[len(a.TrainLoss)-1]; !(last < 0.7*first) || !(a.ValLoss[len(a.ValLoss)-1] < a.ValLoss[0]) {
+		t.Errorf("joint losses did not decrease: train %v val %v", a.TrainLoss, a.ValLoss)
+	}
+	for i := 0; i < a.headStart; i++ {
+		if !slices.Equal(a.Params[i].Data, c.Params[i].Data) {
+			t.Errorf("trunk array %s differs between the subjects", a.Params[i].Name)
+		}
+	}
+	for i := range a.Stats {
+		if !slices.Equal(a.Stats[i].Data, c.Stats[i].Data) {
+			t.Errorf("trunk statistic %s differs between the subjects", a.Stats[i].Name)
+		}
+	}
+	if a.Params[a.headStart].Shape[1] != 30 || c.Params[c.headStart].Shape[1] != 20 {
+		t.Errorf("heads of shapes %v and %v, want 30 and 20 outputs", a.Params[a.headStart].Shape, c.Params[c.headStart].Shape)
+	}
+	for s, d := range []struct {
+		m    *Model
+		v    int
+		seed uint64
+	}{{a, 30, 13}, {c, 20, 14}} {
+		xt, truth, _ := synthetic(100, p, d.v, 0, d.seed, 1)
+		pred, err := d.m.Predict(xt, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := meanR(pred, truth, 100, d.v); !(r > 0.5) {
+			t.Errorf("subject %d: held-out r with the truth %.3f, want > 0.5", s, r)
+		} else {
+			t.Logf("subject %d: held-out r with the truth %.3f", s, r)
+		}
+	}
+}

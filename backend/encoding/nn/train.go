@@ -2,6 +2,7 @@ package nn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -92,6 +93,9 @@ func Fit(ctx context.Context, backend compute.Backend, cfg Config, d Data, opt O
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Joint {
+		return nil, errors.New("nn: a joint configuration trains several subjects: use FitJoint")
+	}
 	if err := checkData(x, n, p, y, v); err != nil {
 		return nil, err
 	}
@@ -101,34 +105,11 @@ func Fit(ctx context.Context, backend compute.Backend, cfg Config, d Data, opt O
 	if err != nil {
 		return nil, err
 	}
-	if m.Groups != nil {
-		y = permuteColumns(y, n, v, m.Groups)
+	sp, err := splitRows(cfg, m, d, rng)
+	if err != nil {
+		return nil, err
 	}
-
-	perm := rng.Perm(n)
-	nVal := int(math.Round(cfg.ValFraction * float64(n)))
-	if cfg.ValFraction > 0 && nVal == 0 {
-		nVal = 1
-	}
-	if d.NVal > 0 {
-		nVal = 0 // every row trains; the given rows validate
-	}
-	if n-nVal == 0 {
-		return nil, fmt.Errorf("%w: n=%d, val_fraction %g", errEmpty, n, cfg.ValFraction)
-	}
-	xVal := gatherRows(nil, x, p, perm[n-nVal:])
-	yVal := gatherRows(nil, y, v, perm[n-nVal:])
-	trainRows := perm[:n-nVal]
-	if d.NVal > 0 {
-		if len(d.XVal) != d.NVal*p || len(d.YVal) != d.NVal*v {
-			return nil, fmt.Errorf("nn: validation set: %d and %d values for %d rows, want %d×%d and %d×%d",
-				len(d.XVal), len(d.YVal), d.NVal, d.NVal, p, d.NVal, v)
-		}
-		xVal, yVal, nVal = d.XVal, d.YVal, d.NVal
-		if m.Groups != nil {
-			yVal = permuteColumns(yVal, nVal, v, m.Groups)
-		}
-	}
+	y, xVal, yVal, nVal, trainRows := sp.y, sp.xVal, sp.yVal, sp.nVal, sp.trainRows
 
 	st := newState(m, trainRows)
 	if dir != "" {
@@ -232,6 +213,48 @@ func Fit(ctx context.Context, backend compute.Backend, cfg Config, d Data, opt O
 	}
 	m.Params, m.Stats = st.best.Params, st.best.Stats
 	return m, nil
+}
+
+// split is a training set divided for training: the responses in the model's column order, the
+// validation rows and the training rows' indices.
+type split struct {
+	y, xVal, yVal []float32
+	nVal          int
+	trainRows     []int
+}
+
+// splitRows holds out the validation rows: d's own validation set when it has one, else the last
+// ValFraction of a permutation drawn from rng (drawn in both cases, so the random stream does
+// not depend on it).
+func splitRows(cfg Config, m *Model, d Data, rng *rand.Rand) (split, error) {
+	x, n, p, y, v := d.X, d.N, d.P, d.Y, d.V
+	if m.Groups != nil {
+		y = permuteColumns(y, n, v, m.Groups)
+	}
+	perm := rng.Perm(n)
+	nVal := int(math.Round(cfg.ValFraction * float64(n)))
+	if cfg.ValFraction > 0 && nVal == 0 {
+		nVal = 1
+	}
+	if d.NVal > 0 {
+		nVal = 0 // every row trains; the given rows validate
+	}
+	if n-nVal == 0 {
+		return split{}, fmt.Errorf("%w: n=%d, val_fraction %g", errEmpty, n, cfg.ValFraction)
+	}
+	sp := split{y: y, xVal: gatherRows(nil, x, p, perm[n-nVal:]), yVal: gatherRows(nil, y, v, perm[n-nVal:]),
+		nVal: nVal, trainRows: perm[:n-nVal]}
+	if d.NVal > 0 {
+		if len(d.XVal) != d.NVal*p || len(d.YVal) != d.NVal*v {
+			return split{}, fmt.Errorf("nn: validation set: %d and %d values for %d rows, want %d×%d and %d×%d",
+				len(d.XVal), len(d.YVal), d.NVal, d.NVal, p, d.NVal, v)
+		}
+		sp.xVal, sp.yVal, sp.nVal = d.XVal, d.YVal, d.NVal
+		if m.Groups != nil {
+			sp.yVal = permuteColumns(sp.yVal, d.NVal, v, m.Groups)
+		}
+	}
+	return sp, nil
 }
 
 // perHeadBest reports whether each ROI head keeps its own best epoch: only without a trunk, where
