@@ -1,6 +1,7 @@
 package encoding
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -295,4 +296,51 @@ func FuzzParseManifest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSaveFiles writes a model that is not a ridge: the files fill makes and the manifest land
+// in the directory, List shows it with its loss curves, Load refuses it, and the kinds are kept
+// apart (Save refuses nn kinds, SaveFiles ridge ones).
+func TestSaveFiles(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "subj01_nn-dnn_f")
+	loss := []LossCurve{{Hemi: "lh", Split: "train", Values: []float64{2, 1}}, {Hemi: "lh", Split: "val", Values: []float64{2.5, 1.5}}}
+	mf := Manifest{Subject: 1, Features: "f", FeatureDim: 3, Kind: "nn-dnn", Hemis: []HemiInfo{{Hemi: "lh", Vertices: 4}}, Loss: loss}
+	if err := SaveFiles(dir, mf, func(tmp string) error { return os.WriteFile(filepath.Join(tmp, "weights.bin"), []byte("w"), 0o644) }); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "weights.bin")); err != nil || string(b) != "w" {
+		t.Fatalf("the filled file: %q, %v", b, err)
+	}
+	got, err := List(root)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("List: %d models, %v", len(got), err)
+	}
+	if got[0].Kind != "nn-dnn" || len(got[0].Loss) != 2 || !slices.Equal(got[0].Loss[1].Values, loss[1].Values) {
+		t.Errorf("listed manifest %+v", got[0])
+	}
+	if _, _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "neural") {
+		t.Errorf("Load of a neural model: err %v", err)
+	}
+	m := &SubjectModel{Subject: 1, Features: "f", Hemis: [2]*Ridge{smallRidge(2, 3, 1), nil}}
+	if err := Save(filepath.Join(root, "r"), m, Manifest{Kind: "nn-dnn"}); err == nil {
+		t.Error("Save accepted an nn kind")
+	}
+	bad := mf
+	bad.Kind = KindRidge
+	if err := SaveFiles(filepath.Join(root, "s"), bad, func(string) error { return nil }); err == nil {
+		t.Error("SaveFiles accepted a ridge kind")
+	}
+	bad = mf
+	bad.Hemis = nil
+	if err := SaveFiles(filepath.Join(root, "s"), bad, func(string) error { return nil }); err == nil {
+		t.Error("SaveFiles accepted no hemisphere")
+	}
+	failed := filepath.Join(root, "failed")
+	if err := SaveFiles(failed, mf, func(string) error { return errors.New("disk full") }); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("a failing fill: err %v", err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 1 {
+		t.Errorf("the store holds %d entries after the refused saves, want the one model", len(entries))
+	}
 }

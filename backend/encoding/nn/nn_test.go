@@ -618,6 +618,20 @@ func TestSaveLoad(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: loaded model predicts differently", kind)
 		}
+		// Three rows (padded to four inside) predict what they predict among all n.
+		if err := l.Attach(b); err != nil {
+			t.Fatal(err)
+		}
+		three, err := l.Predict(x[:3*p], 3)
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range three {
+			if math.Abs(float64(g-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: value %d of 3 rows %v, among %d rows %v", kind, i, g, n, want[i])
+			}
+		}
 		if l.Config != cfg || !slices.Equal(l.TrainLoss, m.TrainLoss) || !slices.Equal(l.ValLoss, m.ValLoss) || l.BestEpoch != m.BestEpoch {
 			t.Errorf("%s: loaded config/history %+v %v %v %d, saved %+v %v %v %d", kind,
 				l.Config, l.TrainLoss, l.ValLoss, l.BestEpoch, cfg, m.TrainLoss, m.ValLoss, m.BestEpoch)
@@ -800,5 +814,73 @@ func TestFitJoint(t *testing.T) {
 		} else {
 			t.Logf("subject %d: held-out r with the truth %.3f", s, r)
 		}
+	}
+}
+
+// TestSaveSubject stores a two-hemisphere model in the model store and loads it back: the store
+// lists it with its kind and loss curves, the loaded networks predict as the saved ones, and a
+// manifest that disagrees with the networks is refused.
+func TestSaveSubject(t *testing.T) {
+	b := openBackend(t)
+	const n, p = 60, 8
+	x, _, y := synthetic(n, p, 30, 0.3, 15, 0)
+	var hemis [2]*Model
+	for h := range hemis {
+		m, err := Train(context.Background(), b, fastConfig(KindROI), x, n, p, y, 30, labels30(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		hemis[h] = m
+	}
+	store := t.TempDir()
+	dir := filepath.Join(store, "subj01_nn-roi_f")
+	if err := SaveSubject(dir, encoding.Manifest{Subject: 1, Features: "f", Kind: "nn-roi"}, hemis); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := encoding.List(store)
+	if err != nil || len(mfs) != 1 {
+		t.Fatalf("store lists %d models, err %v", len(mfs), err)
+	}
+	mf := mfs[0]
+	if mf.Kind != "nn-roi" || mf.FeatureDim != p || len(mf.Hemis) != 2 || len(mf.Loss) != 4 ||
+		!slices.Equal(mf.Loss[3].Values, hemis[1].ValLoss) || mf.Loss[3].Hemi != "rh" || mf.Loss[3].Split != "val" {
+		t.Fatalf("manifest %+v", mf)
+	}
+	if _, _, err := encoding.Load(dir); err == nil || !strings.Contains(err.Error(), "neural") {
+		t.Errorf("encoding.Load of a neural model: err %v", err)
+	}
+	sm, err := LoadSubject(dir, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sm.Close()
+	for h := range hemis {
+		want, err := hemis[h].Predict(x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sm.Predict(h, x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("hemisphere %d: the loaded model predicts differently", h)
+		}
+	}
+	// A manifest that says 31 vertices for networks of 30.
+	body, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(body), `"vertices": 30`, `"vertices": 31`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSubject(dir, b); err == nil || !strings.Contains(err.Error(), "31") {
+		t.Errorf("inconsistent manifest: err %v", err)
+	}
+	if err := SaveSubject(filepath.Join(store, "x"), encoding.Manifest{Subject: 1, Kind: "ridge"}, hemis); err == nil {
+		t.Error("SaveSubject with a ridge kind: no error")
 	}
 }

@@ -378,7 +378,20 @@ func (m *Model) predictGrouped(x []float32, n int) ([]float32, error) {
 	}
 	for start := 0; start < n; start += chunk {
 		rows := min(chunk, n-start)
-		args := []any{tensorOf(&param{Shape: []int{rows, m.P}, Data: x[start*m.P : (start+rows)*m.P]})}
+		// Rows padded with zeros to a power of two: the graph is compiled once per input shape,
+		// so callers predicting any number of rows (a server's micro-batches) reuse a few. The
+		// evaluation-mode network treats rows independently, so the padding changes nothing.
+		padded := 1
+		for padded < rows {
+			padded *= 2
+		}
+		padded = min(padded, chunk)
+		xs := x[start*m.P : (start+rows)*m.P]
+		if padded > rows {
+			xs = append(make([]float32, 0, padded*m.P), xs...)
+			xs = xs[:padded*m.P]
+		}
+		args := []any{tensorOf(&param{Shape: []int{padded, m.P}, Data: xs})}
 		for _, group := range [][]*param{m.Params, m.Stats} {
 			for _, q := range group {
 				args = append(args, tensorOf(q))
@@ -389,11 +402,11 @@ func (m *Model) predictGrouped(x []float32, n int) ([]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nn: predict rows %d–%d: %w", start, start+rows, err)
 		}
-		part := make([]float32, rows*m.V)
+		part := make([]float32, padded*m.V)
 		if err := readInto(part, res[0]); err != nil {
 			return nil, err
 		}
-		out = append(out, part...)
+		out = append(out, part[:rows*m.V]...)
 	}
 	return out, nil
 }
