@@ -232,79 +232,92 @@ func TestTrainKinds(t *testing.T) {
 
 func testEnvDiscard() *env { e, _ := testEnv(); return e }
 
-// TestTrainNN trains a one-epoch neural model through the command line, checks what the store
-// holds (kind, loss curves), that the loaded model predicts x·W + b from its stored arrays, and
-// the checkpoint the run left. (Resuming is checked in package nn: here it would cost a second
-// training run, seconds on 2 cores.)
+// TestTrainNN trains a one-epoch neural model (a small dnn from a --nn-config file, so that it
+// takes seconds: the tiny dataset still has ~20k vertices) through the command line and checks
+// what the store holds (kind, loss curves), that the loaded model predicts what its stored
+// arrays compute (Linear, BatchNorm with the running statistics, LeakyReLU, Linear), and the
+// checkpoint the run left. (Resuming is checked in package nn.)
 func TestTrainNN(t *testing.T) {
 	td := newTinyDataset(t)
 	o := td.opts
-	args := []string{"train", "--data", o.Data, "--cache", o.Cache, "--models", o.Models, "--model", "nn-simple",
-		"--epochs", "1", "--batch-size", "32", "--lr", "1e-3"}
+	cfgFile := filepath.Join(t.TempDir(), "small.json")
+	if err := os.WriteFile(cfgFile, []byte(`{"kind": "dnn", "hidden": 4, "blocks": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "--data", o.Data, "--cache", o.Cache, "--models", o.Models, "--nn-config", cfgFile,
+		"--epochs", "1", "--batch-size", "16", "--lr", "1e-3"}
 	e, out := testEnv()
 	if err := run(context.Background(), e, args); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "subj01 lh nn-simple epoch 1/1: train loss") {
+	if !strings.Contains(out.String(), "subj01 lh nn-custom epoch 1/1: train loss") {
 		t.Errorf("no progress line per epoch:\n%s", out)
 	}
-	dir := kindDir(o.Models, 1, "nn-simple", "gabor-v1-n128-s4f4o8b1g8-c2g4-sqrt")
-	m, err := loadModel(dir, nil)
-	if err == nil || !strings.Contains(err.Error(), "backend") {
+	dir := kindDir(o.Models, 1, "nn-custom", "gabor-v1-n128-s4f4o8b1g8-c2g4-sqrt")
+	if _, err := loadModel(dir, nil); err == nil || !strings.Contains(err.Error(), "backend") {
 		t.Errorf("loading a neural model without a backend: err %v", err)
 	}
 	be, err := compute.Open("go", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err = loadModel(dir, be)
+	m, err := loadModel(dir, be)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	mf := m.Manifest
-	if mf.Kind != "nn-simple" || len(mf.Loss) != 4 || mf.Metrics["lh_val_mean_r"] == 0 {
-		t.Fatalf("manifest kind %q, %d loss curves, metrics %v", mf.Kind, len(mf.Loss), mf.Metrics)
+	if mf.Kind != "nn-custom" || len(mf.Loss) != 4 || mf.Metrics["lh_val_mean_r"] == 0 || !strings.Contains(mf.Meta["nn_config"], `"lr":0.001`) {
+		t.Fatalf("manifest kind %q, %d loss curves, metrics %v, meta %v", mf.Kind, len(mf.Loss), mf.Metrics, mf.Meta)
 	}
 	for _, c := range mf.Loss {
 		if len(c.Values) != 1 || !(c.Values[0] > 0) {
 			t.Errorf("%s %s loss %v, want one positive value", c.Hemi, c.Split, c.Values)
 		}
 	}
-	// The prediction against the stored arrays: x·W + b, in float64.
-	p := mf.FeatureDim
-	w, ws, err := npy.ReadFloat32(filepath.Join(dir, "lh", "param00.npy"))
-	if err != nil {
-		t.Fatal(err)
+	// The prediction computed from the stored arrays, in float64.
+	p, v := mf.FeatureDim, m.Vertices(1)
+	read := func(name string) []float32 {
+		d, _, err := npy.ReadFloat32(filepath.Join(dir, "rh", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
-	b, _, err := npy.ReadFloat32(filepath.Join(dir, "lh", "param01.npy"))
-	if err != nil {
-		t.Fatal(err)
+	w0, b0, gamma, beta, w1, b1 := read("param00.npy"), read("param01.npy"), read("param02.npy"), read("param03.npy"), read("param04.npy"), read("param05.npy")
+	mean, variance := read("stat00.npy"), read("stat01.npy")
+	if len(w0) != p*4 || len(w1) != 4*v {
+		t.Fatalf("stored weights of %d and %d values for %d features, 4 hidden, %d vertices", len(w0), len(w1), p, v)
 	}
-	v := m.Vertices(0)
-	if !slices.Equal(ws, []int{p, v}) || len(b) != v {
-		t.Fatalf("stored weights %v and %d biases for %d features, %d vertices", ws, len(b), p, v)
-	}
-	x := make([]float32, 2*p)
+	x := make([]float32, 3*p)
 	for i := range x {
 		x[i] = float32(i%7) / 7
 	}
-	pred, err := m.Predict(0, x, 2)
+	pred, err := m.Predict(1, x, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r := range 2 {
-		for c := 0; c < v; c += 997 {
-			want := float64(b[c])
+	for r := range 3 {
+		var h [4]float64
+		for j := range 4 {
+			z := float64(b0[j])
 			for k := range p {
-				want += float64(x[r*p+k]) * float64(w[k*v+c])
+				z += float64(x[r*p+k]) * float64(w0[k*4+j])
 			}
-			if d := math.Abs(float64(pred[r*v+c]) - want); d > 1e-3*(1+math.Abs(want)) {
-				t.Fatalf("prediction [%d,%d] = %v, x·W+b = %v", r, c, pred[r*v+c], want)
+			z = (z-float64(mean[j]))/math.Sqrt(float64(variance[j])+1e-5)*float64(gamma[j]) + float64(beta[j])
+			h[j] = max(z, 0.01*z)
+		}
+		for c := 0; c < v; c += 997 {
+			want := float64(b1[c])
+			for j := range 4 {
+				want += h[j] * float64(w1[j*v+c])
+			}
+			if d := math.Abs(float64(pred[r*v+c]) - want); d > 1e-4*(1+math.Abs(want)) {
+				t.Fatalf("prediction [%d,%d] = %v, from the stored arrays %v", r, c, pred[r*v+c], want)
 			}
 		}
 	}
-	if _, err := m.Predict(0, x[:p+1], 2); err == nil {
+	if _, err := m.Predict(1, x[:p+1], 2); err == nil {
 		t.Error("Predict with the wrong number of features: no error")
 	}
 	if _, err := os.Stat(filepath.Join(nnCheckpointDir(o.Models, dir, "rh"), "checkpoint.json")); err != nil {
@@ -312,5 +325,18 @@ func TestTrainNN(t *testing.T) {
 	}
 	if mfs, err := encoding.List(o.Models); err != nil || len(mfs) != 1 {
 		t.Errorf("the store lists %d models (err %v), want the one: the checkpoints are not models", len(mfs), err)
+	}
+	// evaluate scores it and draws its loss curves.
+	rep := filepath.Join(t.TempDir(), "report")
+	if err := run(context.Background(), testEnvDiscard(), []string{"evaluate", "--data", o.Data, "--cache", o.Cache, "--models", o.Models,
+		"--report", rep}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(rep, "m01_loss.png")); err != nil || st.Size() < 1000 {
+		t.Errorf("no loss figure in the report: %v", err)
+	}
+	// A preset name that is not one.
+	if err := run(context.Background(), testEnvDiscard(), []string{"train", "--data", o.Data, "--models", o.Models, "--model", "nn-big"}); err == nil {
+		t.Error("--model nn-big: no error")
 	}
 }
