@@ -98,7 +98,7 @@ func (m *Model) buildScene() {
 	for h, s := range m.sc.surf {
 		m.sc.roi[h] = make([]*roiClass, len(m.classes))
 		for ci, name := range m.classes {
-			m.sc.roi[h][ci] = newROIClass(b.Hemis[h].Label(name), s.tris, s.n)
+			m.sc.roi[h][ci] = newROIClass(b.Hemis[h].Label(name), s)
 		}
 	}
 	m.geomDirty, m.colorDirty, m.outDirty = true, true, true
@@ -420,10 +420,11 @@ func (m *Model) Prepare() bool {
 	if m.geomDirty {
 		m.layoutBands()
 		sc.setViewports(m.mode, m.area, m.cam)
-		sc.project()
+		sc.project() // positions and shaded colors
 		sc.sortVisible(m.mode)
+	} else {
+		sc.colorize()
 	}
-	sc.colorize()
 	sc.fill()
 	if m.geomDirty || m.outDirty {
 		m.fillOutlines()
@@ -480,32 +481,37 @@ func (m *Model) Pick(x, y, maxDist float32) (hemi, vertex int, ok bool) {
 		if m.mode == LayoutPanels && !sc.clip[h].Contains(x, y) {
 			continue
 		}
-		sx, sy, vis := sc.sx[h], sc.sy[h], sc.vis[h]
-		for i := range vis {
+		rec, vis := sc.rec[h], sc.vis[h]
+		for i := range rec {
 			if !vis[i] {
 				continue
 			}
-			dx, dy := sx[i]-x, sy[i]-y
+			r := &rec[i]
+			dx, dy := r.x-x, r.y-y
 			if d := dx*dx + dy*dy; d <= best {
 				// Equal distances: the nearer one to the camera wins.
-				if d == best && vertex >= 0 && sc.depth[h][i] >= sc.depth[hemi][vertex] {
+				if d == best && vertex >= 0 && r.depth >= sc.rec[hemi][vertex].depth {
 					continue
 				}
 				best, hemi, vertex = d, h, i
 			}
 		}
 	}
-	return hemi, vertex, vertex >= 0
+	if vertex < 0 {
+		return 0, 0, false
+	}
+	return hemi, int(sc.surf[hemi].perm[vertex]), true
 }
 
 // VertexScreen returns where vertex v of hemisphere h is drawn after
 // Prepare, and whether it is visible.
 func (m *Model) VertexScreen(h, v int) (x, y float32, visible bool) {
 	sc := m.sc
-	if sc == nil || h < 0 || h > 1 || v < 0 || v >= len(sc.vis[h]) {
+	if sc == nil || h < 0 || h > 1 || v < 0 || v >= len(sc.rec[h]) {
 		return 0, 0, false
 	}
-	return sc.sx[h][v], sc.sy[h][v], sc.vis[h][v]
+	i := sc.surf[h].inv[v]
+	return sc.rec[h][i].x, sc.rec[h][i].y, sc.vis[h][i]
 }
 
 // VertexInfo describes one vertex for a readout.
@@ -531,7 +537,7 @@ func (m *Model) Info(h, v int) VertexInfo {
 		if c == nil {
 			continue
 		}
-		if k := c.values[v]; k != 0 {
+		if k := c.values[m.sc.surf[h].inv[v]]; k != 0 {
 			info.ROIs = append(info.ROIs, m.classes[ci]+": "+c.name(k))
 		}
 	}

@@ -55,19 +55,31 @@ func BoundarySegments(tris []uint32, labels []uint16) []Segment {
 }
 
 // roiClass is the outline and label data of one ROI class on one
-// hemisphere.
+// hemisphere, in the surface's vertex numbering.
 type roiClass struct {
-	segs   []Segment
-	values []uint16
-	names  []string
+	segs     []Segment
+	values   []uint16 // per vertex
+	labelled []uint32 // the vertices whose value is not 0
+	maxValue uint16
+	names    []string
 }
 
-// newROIClass prepares a label map for the triangles of a surface.
-func newROIClass(lm *meshes.LabelMap, tris []uint32, n int) *roiClass {
-	if lm == nil || len(lm.Values) != n {
+// newROIClass prepares a label map for a surface.
+func newROIClass(lm *meshes.LabelMap, s *surface) *roiClass {
+	if lm == nil || len(lm.Values) != s.n {
 		return nil
 	}
-	return &roiClass{segs: BoundarySegments(tris, lm.Values), values: lm.Values, names: lm.Names}
+	c := &roiClass{values: make([]uint16, s.n), names: lm.Names}
+	for j, i := range s.perm {
+		k := lm.Values[i]
+		c.values[j] = k
+		if k != 0 {
+			c.labelled = append(c.labelled, uint32(j))
+			c.maxValue = max(c.maxValue, k)
+		}
+	}
+	c.segs = BoundarySegments(s.tris, c.values)
+	return c
 }
 
 // name returns the name of label k ("" for 0, "#k" when unnamed).
@@ -105,10 +117,11 @@ func itoa(k int) string {
 
 // point returns the screen position of an edge point of hemisphere h.
 func (sc *scene) point(h int, p EdgePoint) (x, y float32) {
-	sx, sy := sc.sx[h], sc.sy[h]
+	rec := sc.rec[h]
 	for k := range p.N {
-		x += sx[p.V[k]]
-		y += sy[p.V[k]]
+		r := &rec[p.V[k]]
+		x += r.x
+		y += r.y
 	}
 	return x / float32(p.N), y / float32(p.N)
 }
@@ -189,23 +202,20 @@ func (sc *scene) fillOutlines(shown []bool, halfW float32, labelMin int) {
 // addLabels appends the label of each region of class c on hemisphere h
 // with at least labelMin visible vertices.
 func (sc *scene) addLabels(h, ci int, c *roiClass, labelMin int) {
-	n := len(c.names)
-	for _, v := range c.values {
-		n = max(n, int(v)+1)
-	}
+	n := max(len(c.names), int(c.maxValue)+1)
 	if cap(sc.lsum) < 3*n {
 		sc.lsum = make([]float32, 3*n)
 	}
 	sum := sc.lsum[:3*n]
 	clear(sum)
-	vis, sx, sy := sc.vis[h], sc.sx[h], sc.sy[h]
-	for i, k := range c.values {
-		if k == 0 || !vis[i] {
-			continue
+	rec, vis := sc.rec[h], sc.vis[h]
+	for _, i := range c.labelled {
+		if r := &rec[i]; vis[i] {
+			k := c.values[i]
+			sum[3*k] += r.x
+			sum[3*k+1] += r.y
+			sum[3*k+2]++
 		}
-		sum[3*k] += sx[i]
-		sum[3*k+1] += sy[i]
-		sum[3*k+2]++
 	}
 	for k := 1; k < n; k++ {
 		if cnt := sum[3*k+2]; cnt >= float32(max(1, labelMin)) {

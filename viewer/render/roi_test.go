@@ -262,9 +262,10 @@ func TestThresholdOpacity(t *testing.T) {
 	m.SetThreshold(0.2)
 	m.SetOpacity(0.5)
 	m.Prepare()
-	base, gray := m.sc.base[0], m.sc.surf[0].gray
+	base, gray, inv := m.sc.base[0], m.sc.surf[0].gray, m.sc.surf[0].inv
 	cm := m.Colormap()
-	for i, v := range vals {
+	for orig, v := range vals {
+		i := inv[orig] // the scene's numbering
 		r, g, b := base[3*i], base[3*i+1], base[3*i+2]
 		want := [3]float32{gray[i], gray[i], gray[i]}
 		if !math.IsNaN(float64(v)) && math.Abs(float64(v)) >= 0.2 {
@@ -272,7 +273,7 @@ func TestThresholdOpacity(t *testing.T) {
 			want = [3]float32{(gray[i] + cr) / 2, (gray[i] + cg) / 2, (gray[i] + cb) / 2}
 		}
 		if d := math.Abs(float64(r-want[0])) + math.Abs(float64(g-want[1])) + math.Abs(float64(b-want[2])); d > 1e-6 {
-			t.Errorf("vertex %d value %g: color %v %v %v, want %v", i, v, r, g, b, want)
+			t.Errorf("vertex %d value %g: color %v %v %v, want %v", orig, v, r, g, b, want)
 		}
 	}
 	// One-sided automatic range: [min, max] of the finite values.

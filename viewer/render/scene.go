@@ -9,6 +9,7 @@ package render
 
 import (
 	"math"
+	"slices"
 )
 
 // Vertex has the fields and layout of ebiten.Vertex (package viewer checks
@@ -69,8 +70,33 @@ func (r Rect) Contains(x, y float32) bool {
 	return x >= r.X && y >= r.Y && x < r.X+r.W && y < r.Y+r.H
 }
 
+// vrec is the per-vertex state for the current camera: screen position,
+// depth and shaded color. It is 16 bytes, so that the random reads of the
+// per-frame passes touch a quarter of a cache line per vertex instead of
+// one line per field array. Vertices of clusters that face away are not
+// projected: their records are stale, and no drawn triangle uses them.
+type vrec struct {
+	x, y, depth float32 // screen pixels (y down); depth along the view, larger is farther
+	rgb         uint32  // base color × shading, 8 bits per channel (R lowest), what the screen shows
+}
+
+// packRGB packs color components in [0, 1] into 8 bits each, rounded.
+func packRGB(r, g, b float32) uint32 {
+	return uint32(r*255+0.5) | uint32(g*255+0.5)<<8 | uint32(b*255+0.5)<<16
+}
+
+// drawTri is a triangle to draw: its vertices as indices into the scene's
+// vertex records of both hemispheres, and which triangle it is. The sort
+// moves whole drawTris so that fill reads them in order instead of
+// looking each triangle up.
+type drawTri struct {
+	v   [3]uint32
+	ref uint32 // hemisphere << hemiBitPos | triangle
+}
+
 // scene holds both prepared hemispheres and the buffers rebuilt when the
-// camera or the colors change. Nothing in it allocates after newScene.
+// camera or the colors change. Nothing in it allocates after newScene
+// once the draw list has reached its working size.
 type scene struct {
 	surf [2]*surface
 
@@ -82,22 +108,32 @@ type scene struct {
 	basis [2]Basis
 	clip  [2]Rect // panel of each hemisphere (LayoutPanels)
 
-	sx, sy, depth, shade [2][]float32 // per vertex
-	base, col            [2][]float32 // 3 per vertex, RGB 0..1
+	recAll []vrec    // per vertex of both hemispheres
+	rec    [2][]vrec // those of each hemisphere: recAll[first[h]:][:n]
+	first  [2]int
+	vis    [2][]bool    // per vertex: in a triangle that is drawn
+	shade  [2][]float32 // per vertex: Lambert shading, kept for recoloring
+	base   [2][]float32 // 3 per vertex, RGB 0..1
+	front  [2][]bool    // per triangle: drawn (faces the camera, on screen)
 
-	items, tmp []uint64  // depth key << 32 | hemisphere << 31 | triangle
-	segEnd     [2]int    // items[0:segEnd[0]] and items[segEnd[0]:segEnd[1]]
-	front      [2][]bool // per triangle: faces the camera
-	vis        [2][]bool // per vertex: in a triangle that faces the camera
+	// The triangles drawn: culled and keys in mesh order, order back to
+	// front (order[0:segEnd[0]] and order[segEnd[0]:segEnd[1]], one
+	// segment per panel, both in the first in LayoutScene); hist counts
+	// the keys.
+	keys          []uint16
+	culled, order []drawTri
+	hist          *[1 << 16]uint32
+	segEnd        [2]int
 
 	// The draw list: vertices shared within a chunk, uint16 indices.
 	verts  []Vertex
 	idx    []uint16
 	chunks []Chunk
-	stamp  []uint32 // per vertex of both hemispheres: gen of the chunk that holds it
-	local  []uint16 // its index in that chunk
-	gen    uint32
-	first  [2]int // index of each hemisphere's first vertex in stamp and local
+	// slot holds, per vertex record, gen << 16 | the vertex's index in
+	// the chunk of generation gen (1..65535) that holds it: a 4-byte
+	// array that stays in cache where the records would not.
+	slot []uint32
+	gen  uint32
 
 	// ROI outlines: per hemisphere, one entry per class (nil when the
 	// hemisphere lacks it); the outline draw list and labels.
@@ -116,26 +152,29 @@ func newScene(s0, s1 *surface) *scene {
 	// The source is the middle pixel (1,1)-(2,2) of a 3×3 white image.
 	sc := &scene{surf: [2]*surface{s0, s1}, srcX: 1.5, srcY: 1.5, maxChunk: MaxChunkVertices}
 	total := 0
+	sc.recAll = make([]vrec, s0.n+s1.n)
+	sc.first = [2]int{0, s0.n}
 	for h, s := range sc.surf {
-		sc.sx[h] = make([]float32, s.n)
-		sc.sy[h] = make([]float32, s.n)
-		sc.depth[h] = make([]float32, s.n)
+		sc.vis[h] = make([]bool, s.n)
+		sc.rec[h] = sc.recAll[sc.first[h] : sc.first[h]+s.n : sc.first[h]+s.n]
 		sc.shade[h] = make([]float32, s.n)
 		sc.base[h] = make([]float32, 3*s.n)
-		sc.col[h] = make([]float32, 3*s.n)
 		sc.front[h] = make([]bool, s.numTriangles())
-		sc.vis[h] = make([]bool, s.n)
 		total += s.numTriangles()
 		sc.panelRadius = max(sc.panelRadius, s.radiusAround(s.center()))
 	}
-	sc.items = make([]uint64, total)
-	sc.tmp = make([]uint64, total)
-	sc.verts = make([]Vertex, 3*total)
+	sc.keys = make([]uint16, total)
+	sc.culled = make([]drawTri, total)
+	sc.order = make([]drawTri, total)
+	sc.hist = new([1 << 16]uint32)
+	sc.slot = make([]uint32, s0.n+s1.n)
+	// About half of a closed surface faces the camera, and the drawn
+	// triangles share their vertices (about one vertex per two triangles
+	// in a chunk): the vertices of both meshes plus a margin cover the
+	// usual views; fill grows the buffer when a view needs more.
+	sc.growVerts(s0.n + s1.n + s0.n/4 + s1.n/4 + 64)
 	sc.idx = make([]uint16, 3*total)
-	sc.chunks = make([]Chunk, 0, 3*total/(MaxChunkVertices-2)+4)
-	sc.stamp = make([]uint32, s0.n+s1.n)
-	sc.local = make([]uint16, s0.n+s1.n)
-	sc.first = [2]int{0, s0.n}
+	sc.chunks = make([]Chunk, 0, 2*(s0.n+s1.n)/(MaxChunkVertices-2)+4)
 
 	// LayoutScene: shift lh so that its right edge is at −gap/2 and rh so
 	// that its left edge is at +gap/2; center the pair in y and z.
@@ -152,7 +191,7 @@ func newScene(s0, s1 *surface) *scene {
 	return sc
 }
 
-func (sc *scene) numTriangles() int { return len(sc.items) }
+func (sc *scene) numTriangles() int { return len(sc.keys) }
 
 // setViewports computes the viewport and camera frame of each hemisphere
 // for a drawing area.
@@ -186,27 +225,61 @@ func (sc *scene) setViewports(mode LayoutMode, area Rect, cam Camera) {
 	}
 }
 
-// project computes screen positions, depths and Lambert shading of every
-// vertex.
+// lightDir returns the unit direction toward the light for a camera frame:
+// toward the camera, up and left.
+func lightDir(b *Basis) Vec3 {
+	l := Vec3{
+		-b.Forward[0] + lightUp*b.Up[0] - lightLeft*b.Right[0],
+		-b.Forward[1] + lightUp*b.Up[1] - lightLeft*b.Right[1],
+		-b.Forward[2] + lightUp*b.Up[2] - lightLeft*b.Right[2],
+	}
+	ln := l.norm()
+	return Vec3{l[0] / ln, l[1] / ln, l[2] / ln}
+}
+
+// project computes the screen position, depth, Lambert shading and shaded
+// color of every vertex in a cluster that may face the camera (what
+// Basis.Project, Lambert and colorize compute, in one pass with the
+// frame's constants hoisted), and clears the vertex visibility that
+// sortVisible sets.
 func (sc *scene) project() {
 	for h, s := range sc.surf {
 		b, vp := &sc.basis[h], &sc.vp[h]
-		// Direction toward the light: toward the camera, up and left.
-		l := Vec3{
-			-b.Forward[0] + lightUp*b.Up[0] - lightLeft*b.Right[0],
-			-b.Forward[1] + lightUp*b.Up[1] - lightLeft*b.Right[1],
-			-b.Forward[2] + lightUp*b.Up[2] - lightLeft*b.Right[2],
-		}
-		ln := l.norm()
-		l = Vec3{l[0] / ln, l[1] / ln, l[2] / ln}
-		sx, sy, dp, sh := sc.sx[h], sc.sy[h], sc.depth[h], sc.shade[h]
-		for i := range s.n {
-			sx[i], sy[i], dp[i] = b.Project(vp, Vec3{s.pos[3*i], s.pos[3*i+1], s.pos[3*i+2]})
-			n := Vec3{s.normals[3*i], s.normals[3*i+1], s.normals[3*i+2]}
-			if s.twoSided && n.dot(l) < 0 {
-				n = Vec3{-n[0], -n[1], -n[2]}
+		l := lightDir(b)
+		rx, ry, rz := vp.Scale*b.Right[0], vp.Scale*b.Right[1], vp.Scale*b.Right[2]
+		ux, uy, uz := vp.Scale*b.Up[0], vp.Scale*b.Up[1], vp.Scale*b.Up[2]
+		fx, fy, fz := b.Forward[0], b.Forward[1], b.Forward[2]
+		lx, ly, lz := l[0], l[1], l[2]
+		c := vp.Center
+		ox, oy := vp.X+vp.W/2, vp.Y+vp.H/2
+		rec := sc.rec[h]
+		n := len(rec)
+		pos, nrm, base, shade := s.pos[:3*n], s.normals[:3*n], sc.base[h][:3*n], sc.shade[h][:n]
+		twoSided := s.twoSided
+		clear(sc.vis[h])
+		for c0 := 0; c0 < n; c0 += clusterSize {
+			if s.vbox != nil && s.vbox[c0/clusterSize].facesAway(b.Forward) {
+				continue
 			}
-			sh[i] = Lambert(n, l)
+			c1 := min(c0+clusterSize, n)
+			p, nr, bs := pos[3*c0:3*c1], nrm[3*c0:3*c1], base[3*c0:3*c1]
+			for i := range rec[c0:c1] {
+				px, py, pz := p[3*i]-c[0], p[3*i+1]-c[1], p[3*i+2]-c[2]
+				d := nr[3*i]*lx + nr[3*i+1]*ly + nr[3*i+2]*lz
+				if twoSided && d < 0 {
+					d = -d // the flat map is lit from either side
+				}
+				if d < 0 { // not max(0, d): Go's float max costs NaN checks
+					d = 0
+				}
+				sh := ambient + (1-ambient)*d
+				shade[c0+i] = sh
+				r := &rec[c0+i]
+				r.x = ox + (px*rx + py*ry + pz*rz)
+				r.y = oy - (px*ux + py*uy + pz*uz)
+				r.depth = px*fx + py*fy + pz*fz
+				r.rgb = packRGB(bs[3*i]*sh, bs[3*i+1]*sh, bs[3*i+2]*sh)
+			}
 		}
 	}
 }
@@ -216,197 +289,296 @@ func Lambert(n, l Vec3) float32 {
 	return ambient + (1-ambient)*max(0, n.dot(l))
 }
 
-// depthKey maps the depth sum d of a triangle's 3 vertices, |d| ≤ 3r for
-// vertices within r of the view center, to a 16-bit key that sorts
-// ascending from the farthest to the nearest (steps of 6r/65535: 0.01 mm for
-// a brain's r ≈ 110 mm).
-func depthKey(d, r float32) uint32 {
+// depthKeyer maps the depth sum d of a triangle's 3 vertices, |d| ≤ 3r
+// for vertices within r of the view center, to a 16-bit key that sorts
+// ascending from the farthest to the nearest (steps of 6r/65535: 0.01 mm
+// for a brain's r ≈ 110 mm). Quantised keys are exact enough for the
+// painter's algorithm: triangles whose centroids lie within a few µm of
+// each other in depth do not visibly occlude one another.
+type depthKeyer struct{ off, scale float32 }
+
+func newDepthKeyer(r float32) depthKeyer {
 	if !(r > 0) {
-		return 0
+		return depthKeyer{}
 	}
-	k := (3*r - d) / (6 * r) * 65535
-	return uint32(min(max(k, 0), 65535))
+	s := 65535 / (6 * r)
+	return depthKeyer{off: 3 * r * s, scale: s}
 }
 
-// sortItems sorts items ascending by bits 32..47 (the depth key) with a
-// stable least-significant-digit radix sort (2 passes of 8 bits), using
-// tmp (len ≥ len(items)) as scratch. It does not allocate.
-func sortItems(items, tmp []uint64) {
-	tmp = tmp[:len(items)]
-	src, dst := items, tmp
-	for shift := uint(32); shift < 48; shift += 8 {
-		var count [256]int
-		for _, it := range src {
-			count[byte(it>>shift)]++
-		}
-		if count[byte(src[0]>>shift)] == len(src) {
-			continue // all equal in this digit
-		}
-		pos := 0
-		for i, c := range count {
-			count[i] = pos
-			pos += c
-		}
-		for _, it := range src {
-			d := byte(it >> shift)
-			dst[count[d]] = it
-			count[d]++
-		}
-		src, dst = dst, src
+func (k depthKeyer) key(d float32) uint16 {
+	x := k.off - d*k.scale
+	switch {
+	case !(x > 0): // also NaN
+		return 0
+	case x > 65535:
+		return 65535
 	}
-	if &src[0] != &items[0] {
-		copy(items, src)
+	return uint16(x)
+}
+
+// depthKey is newDepthKeyer(r).key(d).
+func depthKey(d, r float32) uint16 { return newDepthKeyer(r).key(d) }
+
+// scatterByKey writes items into out ordered by ascending keys, keeping
+// the input order among equal keys. hist (len 65536) holds the number of
+// items with each key (cullAndKey counts them); scatterByKey turns it into
+// positions. One pass that writes every item once to its place costs
+// about half of a 2-pass radix sort here (the radix passes wait on their
+// counters whenever neighbouring items share a digit, which spatially
+// ordered triangles often do). It does not allocate.
+func scatterByKey[T any](keys []uint16, items, out []T, hist *[1 << 16]uint32) {
+	var pos uint32
+	for k, c := range hist {
+		hist[k] = pos
+		pos += c
 	}
+	items, out = items[:len(keys)], out[:len(keys)]
+	for j, k := range keys {
+		p := hist[k]
+		out[p] = items[j]
+		hist[k] = p + 1
+	}
+}
+
+// sortByKey sorts items by ascending keys (stable), using out as scratch;
+// the test-friendly form of counting in cullAndKey and scatterByKey.
+func sortByKey[T any](keys []uint16, items, out []T) {
+	hist := new([1 << 16]uint32)
+	for _, k := range keys {
+		hist[k]++
+	}
+	scatterByKey(keys, items, out, hist)
+	copy(items, out[:len(keys)])
+	slices.Sort(keys)
+}
+
+// backFaceEps is the face-normal component along the view direction
+// (with normals quantised to int8, times 127) above which a triangle faces
+// away from the camera whatever the quantisation error (at most
+// √3·0.5 ≈ 0.87): cullAndKey drops those without reading their vertices,
+// and decides the rest by their winding on screen.
+const backFaceEps = 2.5
+
+// cullAndKey appends the triangles of one hemisphere that are drawn to
+// keys and out (at m; vertex indices plus first, ref hbit | triangle) and
+// returns the new count. A triangle is drawn when its 3 screen vertices
+// wind clockwise on screen (y down) — counter-clockwise in view, i.e.
+// facing the camera — or, on a two-sided surface, when it has an area on
+// screen; and when its bounding box meets clip. fnq (4 per triangle, may
+// be nil) are the quantised outward face normals and fwd the view
+// direction: triangles that clearly face away are dropped early, whole
+// clusters of them with tbox (nil: none). It marks front per triangle and
+// vis on the vertices of drawn triangles, and counts the keys in hist.
+func cullAndKey(rec []vrec, vis []bool, tris []uint32, fnq []int8, tbox []normalBox, fwd Vec3, first uint32, twoSided bool, clip Rect, dk depthKeyer, hbit uint32, front []bool, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
+	x0, y0, x1, y1 := clip.X, clip.Y, clip.X+clip.W, clip.Y+clip.H
+	nt := len(front)
+	tris = tris[:3*nt]
+	useNormals := fnq != nil && !twoSided
+	if useNormals {
+		fnq = fnq[:4*nt]
+	} else {
+		tbox = nil
+	}
+	fx, fy, fz := fwd[0], fwd[1], fwd[2]
+	for t0 := 0; t0 < nt; t0 += clusterSize {
+		t1 := min(t0+clusterSize, nt)
+		if tbox != nil && tbox[t0/clusterSize].facesAway(fwd) {
+			clear(front[t0:t1])
+			continue
+		}
+		for t := t0; t < t1; t++ {
+			if useNormals {
+				q := fnq[4*t : 4*t+3 : 4*t+3]
+				if float32(q[0])*fx+float32(q[1])*fy+float32(q[2])*fz > backFaceEps {
+					front[t] = false
+					continue
+				}
+			}
+			tr := tris[3*t : 3*t+3 : 3*t+3]
+			i0, i1, i2 := tr[0], tr[1], tr[2]
+			a, b, c := &rec[i0], &rec[i1], &rec[i2]
+			ax, ay, bx, by, cx, cy := a.x, a.y, b.x, b.y, c.x, c.y
+			a2 := (bx-ax)*(cy-ay) - (by-ay)*(cx-ax)
+			// Plain comparisons, not min/max: Go's float min and max
+			// handle NaN and signed zeros at several times the cost.
+			if !(a2 < 0) && !(twoSided && a2 > 0) ||
+				ax < x0 && bx < x0 && cx < x0 || ax > x1 && bx > x1 && cx > x1 ||
+				ay < y0 && by < y0 && cy < y0 || ay > y1 && by > y1 && cy > y1 {
+				front[t] = false
+				continue
+			}
+			front[t] = true
+			vis[i0], vis[i1], vis[i2] = true, true, true
+			k := dk.key(a.depth + b.depth + c.depth)
+			keys[m] = k
+			hist[k]++
+			out[m] = drawTri{v: [3]uint32{first + i0, first + i1, first + i2}, ref: hbit | uint32(t)}
+			m++
+		}
+	}
+	return m
 }
 
 // BackToFront orders triangles for the painter's algorithm: it returns
 // the indices of the triangles whose 3 screen vertices (sx, sy; y down)
 // wind clockwise on screen — counter-clockwise in view, i.e. facing the
-// camera — sorted from the farthest centroid depth to the nearest.
-// It is the allocating, test-friendly form of what the viewer does per
-// camera change.
+// camera — sorted from the farthest centroid depth to the nearest (equal
+// quantised depths in mesh order). It is the allocating, test-friendly
+// form of what the viewer does per camera change.
 func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 	var r float32
 	for _, d := range depth {
 		r = max(r, float32(math.Abs(float64(d))))
 	}
-	items := make([]uint64, 0, len(tris)/3)
-	for t := range len(tris) / 3 {
-		if k, ok := triKey(sx, sy, depth, tris, t, r, false); ok {
-			items = append(items, uint64(k)<<32|uint64(t))
-		}
+	rec := make([]vrec, len(sx))
+	for i := range rec {
+		rec[i] = vrec{x: sx[i], y: sy[i], depth: depth[i]}
 	}
-	if len(items) == 0 {
+	nt := len(tris) / 3
+	inf := float32(math.Inf(1))
+	keys, dt := make([]uint16, nt), make([]drawTri, nt)
+	hist := new([1 << 16]uint32)
+	m := cullAndKey(rec, make([]bool, len(rec)), tris, nil, nil, Vec3{}, 0, false, Rect{-inf, -inf, inf, inf}, newDepthKeyer(r), 0, make([]bool, nt), keys, dt, hist, 0)
+	if m == 0 {
 		return nil
 	}
-	sortItems(items, make([]uint64, len(items)))
-	out := make([]uint32, len(items))
-	for i, it := range items {
-		out[i] = uint32(it)
+	sorted := make([]drawTri, m)
+	scatterByKey(keys[:m], dt[:m], sorted, hist)
+	out := make([]uint32, m)
+	for i, d := range sorted {
+		out[i] = d.ref
 	}
 	return out
 }
 
-// triKey returns the sort key of triangle t (depths within ±r) and whether
-// it faces the camera (for a two-sided surface: whether it has an area on
-// screen).
-func triKey(sx, sy, depth []float32, tris []uint32, t int, r float32, twoSided bool) (uint32, bool) {
-	i0, i1, i2 := tris[3*t], tris[3*t+1], tris[3*t+2]
-	a2 := (sx[i1]-sx[i0])*(sy[i2]-sy[i0]) - (sy[i1]-sy[i0])*(sx[i2]-sx[i0])
-	if !(a2 < 0) && !(twoSided && a2 > 0) {
-		return 0, false
-	}
-	return depthKey(depth[i0]+depth[i1]+depth[i2], r), true
-}
-
-// sortVisible culls back faces and sorts the remaining triangles back to
-// front: per hemisphere in LayoutPanels, jointly in LayoutScene.
+// sortVisible culls back faces and off-screen triangles and sorts the rest
+// back to front: per hemisphere in LayoutPanels, jointly in LayoutScene.
 func (sc *scene) sortVisible(mode LayoutMode) {
 	r := sc.panelRadius
 	if mode == LayoutScene {
 		r = sc.sceneRadius
 	}
+	dk := newDepthKeyer(r)
 	m := 0
+	clear(sc.hist[:])
 	for h, s := range sc.surf {
 		start := m
-		front, vis := sc.front[h], sc.vis[h]
-		clear(vis)
-		for t := range s.numTriangles() {
-			k, ok := triKey(sc.sx[h], sc.sy[h], sc.depth[h], s.tris, t, r, s.twoSided)
-			front[t] = ok
-			if ok {
-				sc.items[m] = uint64(k)<<32 | uint64(h)<<hemiBitPos | uint64(t)
-				m++
-				vis[s.tris[3*t]], vis[s.tris[3*t+1]], vis[s.tris[3*t+2]] = true, true, true
-			}
-		}
+		m = cullAndKey(sc.rec[h], sc.vis[h], s.tris, s.fnq, s.tbox, sc.basis[h].Forward, uint32(sc.first[h]), s.twoSided, sc.clip[h], dk, uint32(h)<<hemiBitPos, sc.front[h], sc.keys, sc.culled, sc.hist, m)
 		sc.segEnd[h] = m
-		if mode == LayoutPanels && m > start {
-			sortItems(sc.items[start:m], sc.tmp)
+		if mode == LayoutPanels {
+			scatterByKey(sc.keys[start:m], sc.culled[start:m], sc.order[start:m], sc.hist)
+			clear(sc.hist[:])
 		}
 	}
 	if mode == LayoutScene {
-		if m > 0 {
-			sortItems(sc.items[:m], sc.tmp)
-		}
+		scatterByKey(sc.keys[:m], sc.culled[:m], sc.order[:m], sc.hist)
 		sc.segEnd[0] = m
-		sc.segEnd[1] = m
 	}
 }
 
-// colorize sets the final per-vertex colors: base color times shading.
+// colorize sets the final per-vertex colors, base color times shading,
+// when the colors change without the camera (project does it otherwise).
 func (sc *scene) colorize() {
-	for h, s := range sc.surf {
-		base, col, sh := sc.base[h], sc.col[h], sc.shade[h]
-		for i := range s.n {
-			col[3*i] = base[3*i] * sh[i]
-			col[3*i+1] = base[3*i+1] * sh[i]
-			col[3*i+2] = base[3*i+2] * sh[i]
+	for h := range sc.surf {
+		rec := sc.rec[h]
+		n := len(rec)
+		base, sh := sc.base[h][:3*n], sc.shade[h][:n]
+		for i := range rec {
+			r := &rec[i]
+			r.rgb = packRGB(base[3*i]*sh[i], base[3*i+1]*sh[i], base[3*i+2]*sh[i])
 		}
 	}
 }
 
 // fill builds the draw list of the sorted visible triangles: chunks of at
-// most MaxChunkVertices vertices, a vertex shared by triangles of the same
-// chunk written once.
+// most maxChunk vertices, a vertex shared by triangles of the same chunk
+// written once.
 func (sc *scene) fill() {
 	sc.chunks = sc.chunks[:0]
 	nv, ni := 0, 0
+	rec := sc.recAll[:len(sc.slot)]
 	for seg := range 2 {
 		from, to := 0, sc.segEnd[0]
 		if seg == 1 {
 			from, to = sc.segEnd[0], sc.segEnd[1]
 		}
-		if from == to {
-			continue
-		}
-		cur := -1
-		for _, it := range sc.items[from:to] {
-			if cur < 0 || nv-sc.chunks[cur].V0+3 > sc.maxChunk {
-				if cur >= 0 {
-					sc.chunks[cur].V1, sc.chunks[cur].I1 = nv, ni
-				}
+		for from < to {
+			// A new chunk; fillChunk stops when it is full or the buffer
+			// needs to grow.
+			if len(sc.chunks) == 0 || sc.chunks[len(sc.chunks)-1].Panel != seg || nv-sc.chunks[len(sc.chunks)-1].V0+3 > sc.maxChunk {
 				sc.nextGen()
 				sc.chunks = append(sc.chunks, Chunk{Panel: seg, V0: nv, I0: ni})
-				cur = len(sc.chunks) - 1
 			}
-			h := int(it>>hemiBitPos) & 1
-			t := int(uint32(it) &^ (1 << hemiBitPos))
-			s := sc.surf[h]
-			sx, sy, col := sc.sx[h], sc.sy[h], sc.col[h]
-			v0 := sc.chunks[cur].V0
-			for c := range 3 {
-				i := s.tris[3*t+c]
-				g := sc.first[h] + int(i)
-				if sc.stamp[g] != sc.gen {
-					sc.stamp[g] = sc.gen
-					sc.local[g] = uint16(nv - v0)
-					sc.verts[nv] = Vertex{
-						DstX: sx[i], DstY: sy[i],
-						SrcX: sc.srcX, SrcY: sc.srcY,
-						ColorR: col[3*i], ColorG: col[3*i+1], ColorB: col[3*i+2], ColorA: 1,
-					}
-					nv++
-				}
-				sc.idx[ni] = sc.local[g]
-				ni++
+			if nv+3 > len(sc.verts) { // a view with more vertices than any before
+				sc.growVerts(nv + 3)
 			}
+			cur := &sc.chunks[len(sc.chunks)-1]
+			var k int
+			k, nv, ni = fillChunk(sc.order[from:to], rec, sc.slot, sc.verts, sc.idx, sc.gen<<16, cur.V0, nv, ni, sc.maxChunk)
+			from += k
+			cur.V1, cur.I1 = nv, ni
 		}
-		sc.chunks[cur].V1, sc.chunks[cur].I1 = nv, ni
 	}
 }
 
-// nextGen starts a new chunk generation for the vertex stamps.
+// fillChunk appends triangles of order to the chunk that starts at vertex
+// v0 (generation gen << 16 in slot), writing vertices from nv and indices
+// from ni, until order ends, the chunk could exceed limit vertices with
+// the next triangle or verts could overflow. It returns the number of
+// triangles written and the new nv and ni. Kept apart from fill so that
+// its few variables stay in registers.
+func fillChunk(order []drawTri, rec []vrec, slot []uint32, verts []Vertex, idx []uint16, gen uint32, v0, nv, ni, limit int) (k, nv1, ni1 int) {
+	end := min(v0+limit, len(verts)) - 3 // room for 3 more vertices while nv ≤ end
+	for k = 0; k < len(order) && nv <= end; k++ {
+		dt := &order[k]
+		ix := idx[ni : ni+3 : ni+3]
+		for c, g := range dt.v {
+			s := slot[g]
+			if s&^0xffff != gen {
+				s = gen | uint32(nv-v0)
+				slot[g] = s
+				// Only the fields that change: the buffer holds the white
+				// source pixel and opaque alpha already (growVerts).
+				r, v := &rec[g], &verts[nv]
+				v.DstX, v.DstY = r.x, r.y
+				v.ColorR = float32(r.rgb&0xff) * (1.0 / 255)
+				v.ColorG = float32(r.rgb>>8&0xff) * (1.0 / 255)
+				v.ColorB = float32(r.rgb>>16&0xff) * (1.0 / 255)
+				nv++
+			}
+			ix[c] = uint16(s)
+		}
+		ni += 3
+	}
+	return k, nv, ni
+}
+
+// growVerts makes the vertex buffer hold at least n vertices, each new one
+// sampling the white source pixel with alpha 1 (fill writes only
+// positions and colors), and returns it.
+func (sc *scene) growVerts(n int) []Vertex {
+	old := len(sc.verts)
+	if n > old {
+		sc.verts = slices.Grow(sc.verts, max(n, old+old/4)-old)
+		sc.verts = sc.verts[:cap(sc.verts)]
+		for i := range sc.verts[old:] {
+			sc.verts[old+i] = Vertex{SrcX: sc.srcX, SrcY: sc.srcY, ColorA: 1}
+		}
+	}
+	return sc.verts
+}
+
+// nextGen starts a new chunk generation for the vertex slots.
 func (sc *scene) nextGen() {
 	sc.gen++
-	if sc.gen == 0 { // wrapped: forget all stamps
-		clear(sc.stamp)
+	if sc.gen > 0xffff { // wrapped: forget all slots
+		clear(sc.slot)
 		sc.gen = 1
 	}
 }
 
-// setBase sets the base colors of hemisphere h: the colormap color of
-// overlay values that are not NaN and whose magnitude reaches the
+// setBase sets the base colors of hemisphere h from overlay (in the
+// bundle's vertex order): the colormap color of overlay values that are not NaN and whose magnitude reaches the
 // threshold, mixed over the underlay gray with the given opacity (0..1);
 // else the underlay gray.
 func (sc *scene) setBase(h int, overlay []float32, cm *Colormap, vmin, vmax, threshold, opacity float32) {
@@ -417,10 +589,10 @@ func (sc *scene) setBase(h int, overlay []float32, cm *Colormap, vmin, vmax, thr
 		inv = 1 / (vmax - vmin)
 	}
 	a := min(max(opacity, 0), 1)
-	for i := range s.n {
+	for i, orig := range s.perm {
 		g := s.gray[i]
 		if overlay != nil {
-			v := overlay[i]
+			v := overlay[orig]
 			if !math.IsNaN(float64(v)) && !(v < threshold && v > -threshold) {
 				r, gg, b := cm.AtF((v - vmin) * inv)
 				base[3*i] = g + a*(r-g)

@@ -20,7 +20,7 @@ func TestDepthKeyOrder(t *testing.T) {
 	const r = 10
 	cases := []struct {
 		d    float32
-		want uint32
+		want uint16
 	}{
 		{1e9, 0}, {30, 0}, {29.9991, 0}, {29.9986, 1}, {0, 32767}, {-29.9986, 65533}, {-30, 65535}, {-1e9, 65535},
 	}
@@ -34,27 +34,26 @@ func TestDepthKeyOrder(t *testing.T) {
 	}
 }
 
-func TestSortItemsMatchesStableSort(t *testing.T) {
+func TestSortByKeyMatchesStableSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{1, 2, 3, 17, 1000, 40000} {
-		items := make([]uint64, n)
-		for i := range items {
-			// Few distinct keys so that stability matters.
-			items[i] = uint64(r.Uint32()%64)<<40 | uint64(r.Uint32()%7)<<32 | uint64(r.Uint32()%5)<<48 | uint64(i)
+	for _, n := range []int{0, 1, 2, 3, 17, 1000, 40000} {
+		keys := make([]uint16, n)
+		refs := make([]uint32, n)
+		for i := range keys {
+			// Few distinct keys, spread over both bytes, so that stability
+			// and the full key width matter.
+			keys[i] = uint16(r.Uint32()%64)<<8 | uint16(r.Uint32()%5)<<14 | uint16(r.Uint32()%7)
+			refs[i] = uint32(i)
 		}
-		want := slices.Clone(items)
-		slices.SortStableFunc(want, func(a, b uint64) int {
-			switch ka, kb := (a>>32)&0xffff, (b>>32)&0xffff; {
-			case ka < kb:
-				return -1
-			case ka > kb:
-				return 1
-			}
-			return 0
-		})
-		sortItems(items, make([]uint64, n))
-		if !slices.Equal(items, want) {
-			t.Fatalf("n=%d: radix order differs from a stable sort", n)
+		want := slices.Clone(refs)
+		orig := slices.Clone(keys)
+		slices.SortStableFunc(want, func(a, b uint32) int { return int(orig[a]) - int(orig[b]) })
+		sortByKey(keys, refs, make([]uint32, n))
+		if !slices.Equal(refs, want) {
+			t.Fatalf("n=%d: radix sort order differs from a stable sort", n)
+		}
+		if !slices.IsSorted(keys) {
+			t.Fatalf("n=%d: keys not sorted along", n)
 		}
 	}
 }
@@ -166,21 +165,24 @@ func TestOverlayColorsAndRange(t *testing.T) {
 	v.Prepare()
 	sc := v.sc
 	cm, _ := ColormapByName("RdBu_r")
-	check := func(h, i int, want [3]float32) {
+	check := func(h, orig int, want [3]float32) {
 		t.Helper()
+		i := int(sc.surf[h].inv[orig]) // the scene's numbering
 		got := [3]float32{sc.base[h][3*i], sc.base[h][3*i+1], sc.base[h][3*i+2]}
 		for k := range 3 {
 			if !near(got[k], want[k], 1e-6) {
 				t.Errorf("hemi %d vertex %d base color %v, want %v", h, i, got, want)
 				return
 			}
-			if c := sc.col[h][3*i+k]; !near(c, want[k]*sc.shade[h][i], 1e-6) {
+			r := &sc.rec[h][i]
+			// Shaded colors are kept with 8 bits per channel.
+			if c := float32(r.rgb>>(8*k)&0xff) / 255; !near(c, want[k]*sc.shade[h][i], 0.5/255+1e-6) {
 				t.Errorf("hemi %d vertex %d shaded color %v, want base × shade %v", h, i, c, want[k]*sc.shade[h][i])
 			}
 		}
 	}
 	rgb := func(t float32) [3]float32 { r, g, b := cm.AtF(t); return [3]float32{r, g, b} }
-	gray := func(h, i int) [3]float32 { g := sc.surf[h].gray[i]; return [3]float32{g, g, g} }
+	gray := func(h, orig int) [3]float32 { g := sc.surf[h].gray[sc.surf[h].inv[orig]]; return [3]float32{g, g, g} }
 	check(0, 0, rgb(0.25)) // −2 in [−4, 4]
 	check(0, 1, rgb(0.5))
 	check(0, 5, rgb(1))
@@ -273,14 +275,78 @@ func TestFsaverage5Views(t *testing.T) {
 		if frac := float64(n) / float64(total); frac < 0.33 || frac > 0.67 {
 			t.Errorf("%s: %d of %d triangles drawn (%.2f), want about half", view, n, total, frac)
 		}
-		// Back to front within each hemisphere panel: keys non-decreasing.
-		sc := v.sc
-		for h, seg := range [2][2]int{{0, sc.segEnd[0]}, {sc.segEnd[0], sc.segEnd[1]}} {
-			items := sc.items[seg[0]:seg[1]]
-			for i := 1; i < len(items); i++ {
-				if items[i]>>32 < items[i-1]>>32 {
-					t.Fatalf("%s hemi %d: item %d is farther than item %d", view, h, i, i-1)
+		checkPainters(t, v, view)
+	}
+	v.SetLayoutMode(LayoutScene)
+	for _, zoom := range []float32{1, 3} {
+		v.Zoom(zoom)
+		v.Prepare()
+		checkPainters(t, v, "scene default")
+	}
+}
+
+// checkPainters checks the model's draw order after Prepare against an
+// independent computation: screen positions and depths from Basis.Project,
+// the triangles drawn are exactly those that face the camera (clockwise on
+// a y-down screen) and meet their panel, and within each segment the
+// centroid depths never increase by more than one step of the 16-bit key.
+func checkPainters(t *testing.T, m *Model, label string) {
+	t.Helper()
+	sc := m.sc
+	r := sc.panelRadius
+	if m.mode == LayoutScene {
+		r = sc.sceneRadius
+	}
+	step := 6 * r / 65535
+	var sx, sy, dp [2][]float32
+	for h, s := range sc.surf {
+		sx[h], sy[h], dp[h] = make([]float32, s.n), make([]float32, s.n), make([]float32, s.n)
+		for i := range s.n {
+			sx[h][i], sy[h][i], dp[h][i] = sc.basis[h].Project(&sc.vp[h], s.vertex(uint32(i)))
+			// Vertices of no drawn triangle may be skipped (stale).
+			if rc := sc.rec[h][i]; sc.vis[h][i] && (!near(rc.x, sx[h][i], 1e-3) || !near(rc.y, sy[h][i], 1e-3) || !near(rc.depth, dp[h][i], 1e-3)) {
+				t.Fatalf("%s: hemi %d vertex %d at (%v, %v, %v), Basis.Project says (%v, %v, %v)", label, h, i, rc.x, rc.y, rc.depth, sx[h][i], sy[h][i], dp[h][i])
+			}
+		}
+	}
+	drawn := [2]map[uint32]bool{{}, {}}
+	for h, seg := range [2][2]int{{0, sc.segEnd[0]}, {sc.segEnd[0], sc.segEnd[1]}} {
+		prev := float32(math.Inf(1))
+		for k, dt := range sc.order[seg[0]:seg[1]] {
+			hh, tri := dt.ref>>hemiBitPos, dt.ref&^(1<<hemiBitPos)
+			if m.mode == LayoutPanels && int(hh) != h {
+				t.Fatalf("%s: hemi %d triangle in panel %d", label, hh, h)
+			}
+			if drawn[hh][tri] {
+				t.Fatalf("%s: hemi %d triangle %d drawn twice", label, hh, tri)
+			}
+			drawn[hh][tri] = true
+			tr := sc.surf[hh].tris[3*tri : 3*tri+3]
+			for c := range 3 {
+				if int(dt.v[c]) != sc.first[hh]+int(tr[c]) {
+					t.Fatalf("%s: hemi %d triangle %d corner %d refers to vertex record %d, want %d", label, hh, tri, c, dt.v[c], sc.first[hh]+int(tr[c]))
 				}
+			}
+			d := dp[hh][tr[0]] + dp[hh][tr[1]] + dp[hh][tr[2]]
+			if d > prev+step+1e-3 {
+				t.Fatalf("%s: segment %d item %d (depth sum %v) is farther than the one before (%v)", label, h, k, d, prev)
+			}
+			prev = d
+		}
+	}
+	for h, s := range sc.surf {
+		c := sc.clip[h]
+		for tri := range s.numTriangles() {
+			i0, i1, i2 := s.tris[3*tri], s.tris[3*tri+1], s.tris[3*tri+2]
+			a2 := (sx[h][i1]-sx[h][i0])*(sy[h][i2]-sy[h][i0]) - (sy[h][i1]-sy[h][i0])*(sx[h][i2]-sx[h][i0])
+			if math.Abs(float64(a2)) < 1e-3 {
+				continue // too thin to call either way
+			}
+			facing := a2 < 0 || (s.twoSided && a2 > 0)
+			onScreen := max(sx[h][i0], sx[h][i1], sx[h][i2]) >= c.X && min(sx[h][i0], sx[h][i1], sx[h][i2]) <= c.X+c.W &&
+				max(sy[h][i0], sy[h][i1], sy[h][i2]) >= c.Y && min(sy[h][i0], sy[h][i1], sy[h][i2]) <= c.Y+c.H
+			if want := facing && onScreen; drawn[h][uint32(tri)] != want {
+				t.Fatalf("%s: hemi %d triangle %d drawn %v, want %v (area %v, on screen %v)", label, h, tri, drawn[h][uint32(tri)], want, a2, onScreen)
 			}
 		}
 	}
@@ -492,9 +558,9 @@ func TestDrawList(t *testing.T) {
 					t.Fatalf("chunk %d starting at triangle %d has panel %d, want %d", ci, k, ch.Panel, wantPanel)
 				}
 				for i := ch.I0; i < ch.I1; i += 3 {
-					it := sc.items[k]
-					h := int(it>>hemiBitPos) & 1
-					tri := int(uint32(it) &^ (1 << hemiBitPos))
+					ref := sc.order[k].ref
+					h := int(ref >> hemiBitPos)
+					tri := int(ref &^ (1 << hemiBitPos))
 					for c := range 3 {
 						j := int(idx[i+c])
 						if j >= ch.V1-ch.V0 {
@@ -502,8 +568,9 @@ func TestDrawList(t *testing.T) {
 						}
 						vx := verts[ch.V0+j]
 						vi := sc.surf[h].tris[3*tri+c]
-						if vx.DstX != sc.sx[h][vi] || vx.DstY != sc.sy[h][vi] || vx.ColorR != sc.col[h][3*vi] {
-							t.Fatalf("triangle %d corner %d: vertex %+v, want hemi %d vertex %d at (%v, %v)", k, c, vx, h, vi, sc.sx[h][vi], sc.sy[h][vi])
+						rc := sc.rec[h][vi]
+						if vx.DstX != rc.x || vx.DstY != rc.y || !near(vx.ColorR, float32(rc.rgb&0xff)/255, 1e-7) || !near(vx.ColorG, float32(rc.rgb>>8&0xff)/255, 1e-7) || !near(vx.ColorB, float32(rc.rgb>>16&0xff)/255, 1e-7) || vx.ColorA != 1 {
+							t.Fatalf("triangle %d corner %d: vertex %+v, want hemi %d vertex %d %+v", k, c, vx, h, vi, rc)
 						}
 					}
 					k++
