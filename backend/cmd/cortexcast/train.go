@@ -910,7 +910,8 @@ func vertexCoords(sub *algonauts.Subject, hemi algonauts.Hemi) ([]float32, error
 		return nil, fmt.Errorf("the pos model needs the fsaverage sphere: %w", err)
 	}
 	side := map[algonauts.Hemi]string{algonauts.LH: "left", algonauts.RH: "right"}[hemi]
-	surf, err := meshes.ReadSurface(filepath.Join(dir, "sphere_"+side+".gii.gz"))
+	// The challenge vertices index the full-resolution fsaverage, beside fsaverage5 in the sources.
+	surf, err := meshes.ReadSurface(filepath.Join(dir, "fsaverage", "sphere_"+side+".gii.gz"))
 	if err != nil {
 		return nil, fmt.Errorf("the pos model needs the fsaverage sphere: %w", err)
 	}
