@@ -18,6 +18,7 @@ import (
 
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/api"
+	"cortexcast/backend/compute"
 	"cortexcast/backend/encoding"
 	"cortexcast/backend/features"
 	"cortexcast/backend/imageio"
@@ -209,6 +210,25 @@ func (d *dataSource) ROIs(subject int) ([]server.ROIClass, error) {
 // validationCorrelation is the model's per-vertex r on the held-out validation images (the
 // devkit split of the training images), per hemisphere.
 func validationCorrelation(ctx context.Context, e *env, ext features.Extractor, cache string, d *dataSource, sub *algonauts.Subject, m *encoding.SubjectModel) ([2][]float32, error) {
+	return validationCorrelationOf(ctx, e, ext, cache, d, sub, ridgeHemis(m))
+}
+
+// hemiPredict predicts hemisphere hi's n×V responses to the n×P features x.
+type hemiPredict func(hi int, x []float32, n, p int) ([]float32, error)
+
+// ridgeHemis predicts with a ridge per hemisphere, refusing features of another width.
+func ridgeHemis(m *encoding.SubjectModel) hemiPredict {
+	return func(hi int, x []float32, n, p int) ([]float32, error) {
+		r := m.Hemis[hi]
+		if r == nil || r.P != p {
+			return nil, fmt.Errorf("the model's %s does not take %d features", algonauts.Hemis()[hi], p)
+		}
+		return r.Predict(x, n), nil
+	}
+}
+
+// validationCorrelationOf is validationCorrelation for a model of any kind.
+func validationCorrelationOf(ctx context.Context, e *env, ext features.Extractor, cache string, d *dataSource, sub *algonauts.Subject, predict hemiPredict) ([2][]float32, error) {
 	var out [2][]float32
 	x, p, err := cachedFeatures(ctx, e, ext, cache, sub, "train")
 	if err != nil {
@@ -221,11 +241,14 @@ func validationCorrelation(ctx context.Context, e *env, ext features.Extractor, 
 		if err != nil {
 			return out, err
 		}
-		r := m.Hemis[hi]
-		if r == nil || r.P != p || r.V != y.cols {
-			return out, fmt.Errorf("subj%02d %s: the model does not fit the data (features %d, vertices %d)", sub.ID, h, p, y.cols)
+		pred, err := predict(hi, xv, len(valIdx), p)
+		if err == nil && len(pred) != len(valIdx)*y.cols {
+			err = fmt.Errorf("%d predictions, want %d images × %d vertices", len(pred), len(valIdx), y.cols)
 		}
-		out[hi] = metrics.PearsonColumns(r.Predict(xv, len(valIdx)), rows(y.data, y.cols, valIdx), len(valIdx), y.cols)
+		if err != nil {
+			return out, fmt.Errorf("subj%02d %s: the model does not fit the data: %w", sub.ID, h, err)
+		}
+		out[hi] = metrics.PearsonColumns(pred, rows(y.data, y.cols, valIdx), len(valIdx), y.cols)
 	}
 	return out, nil
 }
@@ -248,13 +271,18 @@ func modelPredictor(ext features.Extractor, models *modelCache) server.ModelPred
 			groups[s] = append(groups[s], i)
 		}
 		// Load (and check) the models first: a bad name fails before the costly extraction.
-		ms := map[int]*encoding.SubjectModel{}
+		ms := map[int]*cachedModel{}
+		defer func() {
+			for _, m := range ms {
+				models.release(m)
+			}
+		}()
 		for s := range groups {
 			m, err := models.load(s, model)
 			if err != nil {
 				return nil, err
 			}
-			ms[s] = m.model
+			ms[s] = m
 		}
 		x, err := ext.Extract(ctx, imgs)
 		if err != nil {
@@ -264,13 +292,14 @@ func modelPredictor(ext features.Extractor, models *modelCache) server.ModelPred
 		out := make([][2][]float32, len(imgs))
 		for s, idx := range groups {
 			xs := rows(x, p, idx)
-			for hi, r := range ms[s].Hemis {
-				if r.P != p {
-					return nil, fmt.Errorf("subj%02d model %q takes %d features, the extractor gives %d", s, model, r.P, p)
+			for hi := range 2 {
+				pred, err := ms[s].predict(hi, xs, len(idx), p)
+				if err != nil {
+					return nil, fmt.Errorf("subj%02d model %q: %w", s, model, err)
 				}
-				pred := r.Predict(xs, len(idx))
+				v := len(pred) / len(idx)
 				for k, i := range idx {
-					out[i][hi] = pred[k*r.V : (k+1)*r.V : (k+1)*r.V]
+					out[i][hi] = pred[k*v : (k+1)*v : (k+1)*v]
 				}
 			}
 		}
@@ -280,15 +309,18 @@ func modelPredictor(ext features.Extractor, models *modelCache) server.ModelPred
 
 // modelCache is where the server gets the model for a (subject, model name) request: the
 // subject's served model for "" (or the served model's own name), else the stored model of
-// that name, loaded from the store on first use and kept among the keep most recently used
-// (a ridge model on real data is some 200 MB). An entry is reloaded when its manifest's
-// creation time changes (the model was retrained).
+// that name, of any kind, loaded with loadModel on first use (neural models compiled on the
+// backend, opened on the first one) and kept among the keep most recently used (a ridge model
+// on real data is some 200 MB). An entry is reloaded when its manifest's creation time
+// changes (the model was retrained).
 type modelCache struct {
 	root        string
 	extractorID string
 	served      *servedModels
 	vertices    map[int][2]int // challenge vertices per subject and hemisphere
 	keep        int            // at least 1
+	// backend gives the compute backend neural models run on; nil: they cannot be served.
+	backend func() (*compute.Backend, error)
 
 	mu     sync.Mutex
 	loaded []*cachedModel // least recently used first
@@ -300,25 +332,49 @@ type cachedModel struct {
 	name    string
 	created time.Time
 	once    sync.Once
-	model   *encoding.SubjectModel
+	served  *encoding.SubjectModel // the served model, or nil
+	stored  *loadedModel           // a stored model, or nil
 	err     error
+
+	// users counts the predictions holding the model; an evicted model is closed (its compiled
+	// networks freed) when the last one releases it. Both under modelCache.mu.
+	users   int
+	evicted bool
+	// predMu serialises the predictions of a neural model: its compiled graphs are not known
+	// to be safe for concurrent use.
+	predMu sync.Mutex
 
 	corrOnce sync.Once
 	corr     [2][]float32
 	corrErr  error
 }
 
+// predict returns hemisphere hi's n×V predictions for the n×P features x.
+func (m *cachedModel) predict(hi int, x []float32, n, p int) ([]float32, error) {
+	if m.served != nil {
+		return ridgeHemis(m.served)(hi, x, n, p)
+	}
+	if m.stored.net != nil {
+		m.predMu.Lock()
+		defer m.predMu.Unlock()
+	}
+	if p != m.stored.Manifest.FeatureDim {
+		return nil, fmt.Errorf("the model takes %d features, the extractor gives %d", m.stored.Manifest.FeatureDim, p)
+	}
+	return m.stored.Predict(hi, x, n)
+}
+
 // load returns the model that predicts subject's responses under name ("" = the served one),
-// checking that it is the subject's model, of a kind the server can run, on the served
-// features, predicting the dataset's challenge vertices. Errors for a name the store does not
-// hold (or holds for another subject) wrap server.ErrNotFound.
+// checking that it is the subject's model, on the served features, predicting the dataset's
+// challenge vertices. Errors for a name the store does not hold (or holds for another subject)
+// wrap server.ErrNotFound. The caller releases the model when done with it.
 func (c *modelCache) load(subject int, name string) (*cachedModel, error) {
 	if name == "" {
 		m, corr, ok := c.served.get(subject)
 		if !ok {
 			return nil, fmt.Errorf("no model is served for subject %d: %w", subject, server.ErrNotFound)
 		}
-		cm := &cachedModel{model: m, corr: corr}
+		cm := &cachedModel{served: m, corr: corr}
 		cm.corrOnce.Do(func() {}) // the served model's map was computed when it was loaded
 		return cm, nil
 	}
@@ -340,9 +396,8 @@ func (c *modelCache) load(subject int, name string) (*cachedModel, error) {
 	switch {
 	case mf.Subject != subject:
 		return nil, fmt.Errorf("model %q is subject %d's, not subject %d's: %w", name, mf.Subject, subject, server.ErrNotFound)
-	case !slices.Contains(encoding.RidgeKinds(), mf.Kind):
-		return nil, fmt.Errorf("model %q is of kind %q, which the server cannot predict with yet (it runs %s models)",
-			name, mf.Kind, strings.Join(encoding.RidgeKinds(), ", "))
+	case encoding.IsNN(mf.Kind) && c.backend == nil:
+		return nil, fmt.Errorf("model %q is a neural model (%s): this server has no compute backend for it", name, mf.Kind)
 	case mf.Features != c.extractorID:
 		return nil, fmt.Errorf("model %q was trained on %s features; this server extracts %s", name, mf.Features, c.extractorID)
 	case name == filepath.Base(modelDir(c.root, subject, c.extractorID)):
@@ -360,37 +415,76 @@ func (c *modelCache) load(subject int, name string) (*cachedModel, error) {
 	}
 	if cm == nil {
 		cm = &cachedModel{name: name, created: mf.Created}
-		c.loaded = slices.DeleteFunc(c.loaded, func(e *cachedModel) bool { return e.name == name })
-		c.loaded = append(c.loaded, cm)
-		if len(c.loaded) > keep {
-			c.loaded = slices.Delete(c.loaded, 0, len(c.loaded)-keep)
-		}
-	}
-	c.mu.Unlock()
-	cm.once.Do(func() {
-		m, _, err := encoding.Load(dir)
-		if err != nil {
-			cm.err = fmt.Errorf("load model %q: %w", name, err)
-			return
-		}
-		for hi, hemi := range algonauts.Hemis() {
-			if m.Hemis[hi] == nil || m.Hemis[hi].V != c.vertices[subject][hi] {
-				cm.err = fmt.Errorf("model %q: %s does not predict the dataset's %d challenge vertices", name, hemi, c.vertices[subject][hi])
-				return
+		for _, e := range c.loaded {
+			if e.name == name {
+				c.evictLocked(e)
 			}
 		}
-		for _, r := range m.Hemis {
-			r.Predict(r.XMean, 1) // warm up, as for the served model
+		c.loaded = slices.DeleteFunc(c.loaded, func(e *cachedModel) bool { return e.name == name })
+		c.loaded = append(c.loaded, cm)
+		for len(c.loaded) > keep {
+			c.evictLocked(c.loaded[0])
+			c.loaded = c.loaded[1:]
 		}
-		cm.model = m
-	})
+	}
+	cm.users++
+	c.mu.Unlock()
+	cm.once.Do(func() { cm.stored, cm.err = c.open(dir, name, mf.Kind, subject) })
 	if cm.err != nil {
 		c.mu.Lock()
 		c.loaded = slices.DeleteFunc(c.loaded, func(e *cachedModel) bool { return e == cm })
 		c.mu.Unlock()
+		c.release(cm)
 		return nil, cm.err
 	}
 	return cm, nil
+}
+
+// open loads the stored model in dir and checks it against the dataset's challenge vertices.
+func (c *modelCache) open(dir, name, kind string, subject int) (*loadedModel, error) {
+	var be *compute.Backend
+	if encoding.IsNN(kind) {
+		var err error
+		if be, err = c.backend(); err != nil {
+			return nil, fmt.Errorf("model %q: open the compute backend: %w", name, err)
+		}
+	}
+	m, err := loadModel(dir, be) // ridge kinds predict on the CPU, as the served model does
+	if err != nil {
+		return nil, fmt.Errorf("load model %q: %w", name, err)
+	}
+	for hi, hemi := range algonauts.Hemis() {
+		if m.Hemi(hi) == nil || m.Vertices(hi) != c.vertices[subject][hi] {
+			m.Close()
+			return nil, fmt.Errorf("model %q: %s does not predict the dataset's %d challenge vertices", name, hemi, c.vertices[subject][hi])
+		}
+		if r := m.Ridge(hi); r != nil {
+			r.Predict(r.XMean, 1) // warm up, as for the served model
+		}
+	}
+	return m, nil
+}
+
+// evictLocked drops cm from the cache, closing it now when no prediction holds it. The
+// caller holds c.mu.
+func (c *modelCache) evictLocked(cm *cachedModel) {
+	cm.evicted = true
+	if cm.users == 0 && cm.stored != nil {
+		cm.stored.Close()
+	}
+}
+
+// release ends a use of a model that load returned.
+func (c *modelCache) release(cm *cachedModel) {
+	if cm.served != nil || cm.name == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cm.users--
+	if cm.users == 0 && cm.evicted && cm.stored != nil {
+		cm.stored.Close()
+	}
 }
 
 // cached lists the names of the loaded stored models, least recently used first.
@@ -408,7 +502,7 @@ func (c *modelCache) cached() []string {
 type modelSource struct {
 	*dataSource
 	models *modelCache
-	corr   func(ctx context.Context, sub *algonauts.Subject, m *encoding.SubjectModel) ([2][]float32, error)
+	corr   func(ctx context.Context, sub *algonauts.Subject, predict hemiPredict) ([2][]float32, error)
 }
 
 func (s *modelSource) ModelCorrelation(ctx context.Context, subject int, model string) ([2][]float32, error) {
@@ -420,8 +514,9 @@ func (s *modelSource) ModelCorrelation(ctx context.Context, subject int, model s
 	if err != nil {
 		return [2][]float32{}, err
 	}
+	defer s.models.release(cm)
 	// Computed once for every viewer: a viewer that leaves does not cancel it for the others.
-	cm.corrOnce.Do(func() { cm.corr, cm.corrErr = s.corr(context.WithoutCancel(ctx), sub, cm.model) })
+	cm.corrOnce.Do(func() { cm.corr, cm.corrErr = s.corr(context.WithoutCancel(ctx), sub, cm.predict) })
 	if cm.corrErr == nil && cm.corr[0] == nil {
 		return cm.corr, fmt.Errorf("no correlation map for model %q: %w", model, server.ErrNotFound)
 	}

@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"cortexcast/backend/algonauts"
+	"cortexcast/backend/compute"
 	"cortexcast/backend/encoding"
 	"cortexcast/backend/features"
 	"cortexcast/backend/server"
@@ -101,7 +103,11 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 		subMap[s] = sub
 	}
 	src := newDataSource(subMap, models)
-	cache := &modelCache{root: o.Models, extractorID: ext.ID(), served: models, vertices: map[int][2]int{}, keep: keptModels}
+	// Neural models run on the compute backend, opened when a viewer first picks one.
+	backend := sync.OnceValues(func() (*compute.Backend, error) {
+		return compute.OpenWithPlugin(compute.Resolve(o.Backend), o.PJRTPlugin, e.log)
+	})
+	cache := &modelCache{root: o.Models, extractorID: ext.ID(), served: models, vertices: map[int][2]int{}, keep: keptModels, backend: backend}
 	for _, s := range subs {
 		sub := subMap[s]
 		m, corr, err := loadServed(ctx, e, o, ext, src, sub)
@@ -127,8 +133,8 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	srv, err := server.New(server.Config{
 		WebDir: web, Meshes: meshList,
 		Subjects: subjects, PredictModel: modelPredictor(ext, cache), Train: trainJob(e, o, ext, src, models),
-		Source: &modelSource{dataSource: src, models: cache, corr: func(ctx context.Context, sub *algonauts.Subject, m *encoding.SubjectModel) ([2][]float32, error) {
-			return validationCorrelation(ctx, e, ext, o.Cache, src, sub, m)
+		Source: &modelSource{dataSource: src, models: cache, corr: func(ctx context.Context, sub *algonauts.Subject, predict hemiPredict) ([2][]float32, error) {
+			return validationCorrelationOf(ctx, e, ext, o.Cache, src, sub, predict)
 		}},
 		Store: &modelStore{root: o.Models, extractorID: ext.ID(), models: models, log: e.log},
 		Token: so.token, Model: "ridge", Features: ext.ID(),
