@@ -751,6 +751,9 @@ func trainNNSubject(ctx context.Context, e *env, be *compute.Backend, o trainOpt
 				label, epoch, cfg.Epochs, trainLoss, valLoss, now.Sub(last).Seconds(), resumed)
 			last = now
 		}})
+		if errors.Is(err, nn.ErrOtherRun) {
+			return fmt.Errorf("%s: %w (--fresh discards it)", label, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}

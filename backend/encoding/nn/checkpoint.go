@@ -43,6 +43,10 @@ func newState(m *Model, trainIdx []int) *state {
 	return st
 }
 
+// ErrOtherRun is the error of a checkpoint directory holding another configuration's or
+// another data shape's training.
+var ErrOtherRun = errors.New("nn: the checkpoint is of another run")
+
 // checkpointFile is the JSON part of a checkpoint; the arrays are .npy files beside it.
 type checkpointFile struct {
 	Config    Config    `json:"config"`
@@ -127,8 +131,8 @@ func (st *state) load(dir string, n int) (bool, error) {
 	want, got := m.Config, cf.Config
 	want.Epochs, got.Epochs = 0, 0
 	if want != got || cf.N != n || cf.P != m.P || cf.V != m.V {
-		return false, fmt.Errorf("nn: checkpoint %s is of another run (config %+v on %d×%d → %d; this run: %+v on %d×%d → %d): remove it or use another directory",
-			dir, cf.Config, cf.N, cf.P, cf.V, m.Config, n, m.P, m.V)
+		return false, fmt.Errorf("%w: %s (config %+v on %d×%d → %d; this run: %+v on %d×%d → %d): remove it or use another directory",
+			ErrOtherRun, dir, cf.Config, cf.N, cf.P, cf.V, m.Config, n, m.P, m.V)
 	}
 	if len(cf.Params) != len(m.Params) || len(cf.Stats) != len(m.Stats) || len(cf.HeadBest) != len(st.headBest) {
 		return false, fmt.Errorf("nn: checkpoint %s: %d params, %d stats, %d heads; want %d, %d, %d",
