@@ -35,6 +35,32 @@ func nnSection() section {
 }
 
 func benchNN(ctx context.Context, b *bench, images, p int, verts string, steps int, spec, plugin string) error {
+	if err := benchNNOn(ctx, b, images, p, verts, steps, spec, plugin); err != nil {
+		return err
+	}
+	if spec == "xla:cuda" {
+		return nil
+	}
+	// The GPU path: measured when this binary has XLA and the machine a CUDA plugin, else its status.
+	path, err := compute.FindPlugin("cuda", compute.PluginSearch{Flag: plugin, Getenv: os.Getenv})
+	var nf *compute.PluginNotFoundError
+	switch {
+	case errors.As(err, &nf):
+		fmt.Fprintf(b.out, "nn GPU path: not measured, no PJRT CUDA plugin on this machine (searched %d places: --nn-pjrt-plugin, $%s, $PJRT_PLUGIN_LIBRARY_PATH, go-xla's directories, Python site-packages)\n",
+			len(nf.Looked), compute.PluginEnvVar)
+		return nil
+	case err != nil:
+		fmt.Fprintln(b.out, "nn GPU path: not measured:", err)
+		return nil
+	}
+	if err := benchNNOn(ctx, b, images, p, verts, 0, "xla:cuda", path); err != nil {
+		fmt.Fprintf(b.out, "nn GPU path: PJRT CUDA plugin at %s, not measured: %v\n", path, err)
+	}
+	return nil
+}
+
+// benchNNOn times the ROI-model epoch on one backend.
+func benchNNOn(ctx context.Context, b *bench, images, p int, verts string, steps int, spec, plugin string) error {
 	be, err := compute.OpenWithPlugin(spec, plugin, nil)
 	if err != nil {
 		return err
@@ -93,25 +119,5 @@ func benchNN(ctx context.Context, b *bench, images, p int, verts string, steps i
 	}
 	fmt.Fprintf(b.out, "nn ROI model, one epoch of %d images × %d features on %s: %s (%s; %s)\n",
 		images, p, be.Spec, seconds(total), strings.Join(parts, " + "), how)
-	fmt.Fprintln(b.out, gpuStatus(spec))
 	return nil
-}
-
-// gpuStatus says whether the GPU path can run here: the PJRT CUDA plugin's place, or where it
-// was looked for.
-func gpuStatus(spec string) string {
-	if spec == "xla:cuda" {
-		return "nn GPU path: measured above on xla:cuda"
-	}
-	path, err := compute.FindPlugin("cuda", compute.PluginSearch{Getenv: os.Getenv})
-	var nf *compute.PluginNotFoundError
-	switch {
-	case err == nil:
-		return fmt.Sprintf("nn GPU path: PJRT CUDA plugin at %s; time it with a binary built with -tags xla: ccbench -only nn -nn-backend xla:cuda", path)
-	case errors.As(err, &nf):
-		return fmt.Sprintf("nn GPU path: not measured, no PJRT CUDA plugin on this machine (searched %d places: $%s, $PJRT_PLUGIN_LIBRARY_PATH, go-xla's directories, Python site-packages)",
-			len(nf.Looked), compute.PluginEnvVar)
-	default:
-		return "nn GPU path: not measured: " + err.Error()
-	}
 }
