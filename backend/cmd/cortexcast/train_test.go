@@ -340,3 +340,65 @@ func TestTrainNN(t *testing.T) {
 		t.Error("--model nn-big: no error")
 	}
 }
+
+// FuzzNNConfig feeds arbitrary --nn-config files to the configuration reader: it must fail
+// cleanly or return a configuration that validates and keeps the file's kind.
+func FuzzNNConfig(f *testing.F) {
+	f.Add([]byte(`{"kind": "dnn", "hidden": 4, "blocks": 1}`))
+	f.Add([]byte(`{"kind": "roi", "lr": 0.001, "epochs": 3}`))
+	f.Add([]byte(`{"kind": "pos", "pos_dim": 12, "pos_layers": 3, "joint": true}`))
+	f.Add([]byte(`{"kind": "conv1d", "conv_kernel": 0}`))
+	f.Add([]byte(`{"kind": "dnn", "heads": "roi", "dropout": 1.5}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		path := filepath.Join(t.TempDir(), "c.json")
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o := trainOptions{Model: "nn-custom", NN: nnOptions{ConfigFile: path}}
+		cfg, err := o.nnConfig()
+		if err != nil {
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("accepted an invalid configuration %+v: %v", cfg, err)
+		}
+	})
+}
+
+// TestNNConfigOverrides checks that the flags override a preset's settings and keep the others,
+// and how --nn-config goes with --model.
+func TestNNConfigOverrides(t *testing.T) {
+	o := trainOptions{Model: "nn-roi", NN: nnOptions{Epochs: 3, LR: 5e-4, Seed: 7}}
+	cfg, err := o.nnConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kind != "roi" || cfg.Epochs != 3 || cfg.LR != 5e-4 || cfg.Seed != 7 || cfg.WeightDecay != 1e-2 || cfg.StepGamma != 0.75 || cfg.BatchSize != 64 {
+		t.Errorf("nn-roi with overrides: %+v", cfg)
+	}
+	o = trainOptions{Model: "nn-roi", NN: nnOptions{LR: -1}}
+	if _, err := o.nnConfig(); err == nil {
+		t.Error("--lr -1 accepted")
+	}
+	for _, tc := range []struct {
+		model, file, want, err string
+	}{
+		{"", "c.json", "nn-custom", ""},
+		{"ridge", "c.json", "nn-custom", ""}, // ridge is the flag's default
+		{"nn-dnn", "c.json", "", "--nn-config"},
+		{"nn-custom", "", "", "--nn-config"},
+		{"nn-dnn", "", "nn-dnn", ""},
+	} {
+		o := trainOptions{Model: tc.model, NN: nnOptions{ConfigFile: tc.file}}
+		err := o.resolveNN()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("--model %q --nn-config %q: err %v, want one naming %s", tc.model, tc.file, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || o.Model != tc.want {
+			t.Errorf("--model %q --nn-config %q: model %q, err %v; want %q", tc.model, tc.file, o.Model, err, tc.want)
+		}
+	}
+}
