@@ -277,9 +277,9 @@ func TestKFoldErrors(t *testing.T) {
 
 func BenchmarkFitRidgeKFold(b *testing.B) {
 	n, p, v := 9841, 512, 2048
-	x, y := noisyProblem(33, n, p, 1)
+	x, _ := noisyProblem(33, n, p, 1)
 	rng := rand.New(rand.NewPCG(9, 9))
-	y = make([]float32, n*v)
+	y := make([]float32, n*v)
 	for i := range y {
 		y[i] = float32(rng.NormFloat64())
 	}

@@ -122,7 +122,7 @@ func weightFiles(h string) (xmean, ymean, w, alpha string) {
 func (r *Ridge) check() error {
 	switch {
 	case r.P < 1 || r.V < 1:
-		return fmt.Errorf("P=%d, V=%d, want both positive", r.P, r.V)
+		return fmt.Errorf("dimensions P=%d, V=%d, want both positive", r.P, r.V)
 	case len(r.XMean) != r.P:
 		return fmt.Errorf("len(XMean)=%d, want P=%d", len(r.XMean), r.P)
 	case len(r.YMean) != r.V:
