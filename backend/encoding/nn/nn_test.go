@@ -884,3 +884,32 @@ func TestSaveSubject(t *testing.T) {
 		t.Error("SaveSubject with a ridge kind: no error")
 	}
 }
+
+// TestFitJointPos trains the pos network jointly on two subjects with their own vertices: the
+// whole network is shared, so the two models end with the same arrays.
+func TestFitJointPos(t *testing.T) {
+	b := openBackend(t)
+	const n, p = 120, 8
+	x1, y1, c1 := smoothInCoords(n, p, 30, 0.3, 1)
+	x2, y2, c2 := smoothInCoords(n, p, 20, 0.3, 1) // the same weights' function, other vertices
+	cfg := fastConfig(KindPos)
+	cfg.Joint = true
+	ms, err := FitJoint(context.Background(), b, cfg, []Data{{X: x1, N: n, P: p, Y: y1, V: 30, Coords: c1}, {X: x2, N: n, P: p, Y: y2, V: 20, Coords: c2}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms[0].Close()
+	defer ms[1].Close()
+	for i := range ms[0].Params {
+		if !slices.Equal(ms[0].Params[i].Data, ms[1].Params[i].Data) {
+			t.Errorf("array %s differs between the subjects", ms[0].Params[i].Name)
+		}
+	}
+	if l := ms[0].TrainLoss; !(l[len(l)-1] < 0.8*l[0]) {
+		t.Errorf("joint pos train loss %v did not decrease", l)
+	}
+	pred, err := ms[1].Predict(x2[:3*p], 3)
+	if err != nil || len(pred) != 3*20 {
+		t.Fatalf("predict: %d values, %v", len(pred), err)
+	}
+}
