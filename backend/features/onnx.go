@@ -53,6 +53,9 @@ type ONNXOptions struct {
 	// backend; by default convolutions there run as im2col + one matrix
 	// product, several times faster (see im2colBackend).
 	DirectConv bool
+
+	// polyLogistic forces im2colBackend's polynomial logistic (tests).
+	polyLogistic bool
 }
 
 // ONNX is an Extractor running an ONNX image model with onnx-gomlx on a
@@ -155,7 +158,7 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	var shape []int
 	e.probing = true
 	if strings.HasPrefix(e.backend.Spec, "go") && !opts.DirectConv {
-		out, shape, err = e.compile(m, &im2colBackend{Backend: e.backend.Backend})
+		out, shape, err = e.compile(m, &im2colBackend{Backend: e.backend.Backend, polyLogistic: simdBuild || opts.polyLogistic})
 		e.im2col = err == nil
 		if err != nil {
 			e.store = model.NewStore() // the failed attempt may have bound the weights to the wrapper

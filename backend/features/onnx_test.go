@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"math"
 	"os"
@@ -43,19 +44,22 @@ func TestONNXParity(t *testing.T) {
 	cases := []struct {
 		model, node, want, pool string
 		shape                   []int
+		poly                    bool // the polynomial logistic (GOEXPERIMENT=simd builds' default)
 	}{
-		{"alexnet_tiny", "", "alexnet_tiny_output", "flatten", []int{10}},
-		{"alexnet_tiny", "features.2", "alexnet_tiny_features.2", "flatten", []int{8 * 27 * 27}},
-		{"alexnet_tiny", "/features/features.2/MaxPool", "alexnet_tiny_features.2", "flatten", []int{8 * 27 * 27}},
-		{"alexnet_tiny", "/features/features.12/MaxPool_output_0", "alexnet_tiny_features.12", "flatten", []int{16 * 36}},
-		{"clip_tiny", "", "clip_tiny_output", "flatten", []int{32}},
-		{"clip_tiny", "ln_post", "clip_tiny_ln_post", "flatten", []int{64}},
-		{"sam_tiny", "", "sam_tiny_output", "flatten", []int{16 * 4 * 4}},
-		{"sam_tiny", "", "sam_tiny_output", "mean", []int{16}},
+		{"alexnet_tiny", "", "alexnet_tiny_output", "flatten", []int{10}, false},
+		{"alexnet_tiny", "features.2", "alexnet_tiny_features.2", "flatten", []int{8 * 27 * 27}, false},
+		{"alexnet_tiny", "/features/features.2/MaxPool", "alexnet_tiny_features.2", "flatten", []int{8 * 27 * 27}, false},
+		{"alexnet_tiny", "/features/features.12/MaxPool_output_0", "alexnet_tiny_features.12", "flatten", []int{16 * 36}, false},
+		{"clip_tiny", "", "clip_tiny_output", "flatten", []int{32}, false},
+		{"clip_tiny", "ln_post", "clip_tiny_ln_post", "flatten", []int{64}, false},
+		{"clip_tiny", "", "clip_tiny_output", "flatten", []int{32}, true},
+		{"clip_tiny", "ln_post", "clip_tiny_ln_post", "flatten", []int{64}, true},
+		{"sam_tiny", "", "sam_tiny_output", "flatten", []int{16 * 4 * 4}, false},
+		{"sam_tiny", "", "sam_tiny_output", "mean", []int{16}, false},
 	}
 	for _, c := range cases {
-		t.Run(c.model+"#"+c.node+"/"+c.pool, func(t *testing.T) {
-			e, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Label: c.model, Backend: "go", Pool: c.pool, BatchSize: 2})
+		t.Run(fmt.Sprintf("%s#%s/%s/poly=%v", c.model, c.node, c.pool, c.poly), func(t *testing.T) {
+			e, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Label: c.model, Backend: "go", Pool: c.pool, BatchSize: 2, polyLogistic: c.poly})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,26 +17,31 @@ import (
 // else passes through to the wrapped backend.
 type im2colBackend struct {
 	compute.Backend
+	// polyLogistic computes float32 logistics with a rational polynomial
+	// (see Logistic); on by default in GOEXPERIMENT=simd builds.
+	polyLogistic bool
 }
 
 func (b *im2colBackend) Builder(name string) compute.Builder {
-	return &im2colBuilder{Builder: b.Backend.Builder(name)}
+	return &im2colBuilder{Builder: b.Backend.Builder(name), poly: b.polyLogistic}
 }
 
 type im2colBuilder struct {
 	compute.Builder
+	poly bool
 	main *im2colFunction
 }
 
 func (b *im2colBuilder) Main() compute.Function {
 	if b.main == nil {
-		b.main = &im2colFunction{Function: b.Builder.Main()}
+		b.main = &im2colFunction{Function: b.Builder.Main(), poly: b.poly}
 	}
 	return b.main
 }
 
 type im2colFunction struct {
 	compute.Function
+	poly bool
 }
 
 // unwrap returns the backend's own function behind f.
@@ -276,4 +281,83 @@ func (f *im2colFunction) ReduceWindow(input compute.Value, reductionType compute
 		}
 	}
 	return y, nil
+}
+
+// tanhClamp and the tanhA/tanhB coefficients are Eigen's float32 tanh: an
+// odd degree-13 over even degree-6 rational polynomial on ±tanhClamp (beyond
+// it tanh is 1 in float32); its error is below 4e-7.
+const tanhClamp = 7.90531110763549805
+
+var (
+	tanhA = [...]float32{4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
+		-8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16}
+	tanhB = [...]float32{4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06}
+)
+
+// Logistic, when f.poly is set, computes a float32 logistic as
+// ½ + ½·tanh(x/2) with tanh a rational polynomial, from products and sums
+// only (absolute error below 2e-7). In GOEXPERIMENT=simd builds the
+// backend's own Logistic, float64 math.Exp per value, runs tens of times
+// slower (see ARCHITECTURE.md, SIMD) and was most of ViT-B/32's time.
+func (f *im2colFunction) Logistic(x compute.Value) (compute.Value, error) {
+	xs, err := f.Shape(x)
+	if err != nil || !f.poly || xs.DType != dtypes.Float32 || xs.IsDynamic() {
+		return f.Function.Logistic(x)
+	}
+	c := func(v float32) (compute.Value, error) { return f.Constant([]float32{v}) }
+	var firstErr error
+	op := func(fn func(a, b compute.Value) (compute.Value, error), a compute.Value, v float32) compute.Value {
+		if firstErr != nil {
+			return nil
+		}
+		k, err := c(v)
+		if err == nil {
+			a, err = fn(a, k)
+		}
+		firstErr = err
+		return a
+	}
+	h := op(f.Mul, x, 0.5)
+	lo, err := c(-tanhClamp)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := c(tanhClamp)
+	if err != nil {
+		return nil, err
+	}
+	if firstErr == nil {
+		h, firstErr = f.Clamp(lo, h, hi)
+	}
+	var h2, p, q compute.Value
+	if firstErr == nil {
+		h2, firstErr = f.Mul(h, h)
+	}
+	p = op(f.Mul, h2, tanhA[6])
+	for i := 5; i >= 0; i-- {
+		p = op(f.Add, p, tanhA[i])
+		if i > 0 && firstErr == nil {
+			p, firstErr = f.Mul(p, h2)
+		}
+	}
+	if firstErr == nil {
+		p, firstErr = f.Mul(p, h)
+	}
+	q = op(f.Mul, h2, tanhB[3])
+	for i := 2; i >= 0; i-- {
+		q = op(f.Add, q, tanhB[i])
+		if i > 0 && firstErr == nil {
+			q, firstErr = f.Mul(q, h2)
+		}
+	}
+	var t compute.Value
+	if firstErr == nil {
+		t, firstErr = f.Div(p, q)
+	}
+	t = op(f.Mul, t, 0.5)
+	t = op(f.Add, t, 0.5)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return t, nil
 }

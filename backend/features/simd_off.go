@@ -1,0 +1,6 @@
+//go:build !goexperiment.simd
+
+package features
+
+// simdBuild reports a GOEXPERIMENT=simd build.
+const simdBuild = false
