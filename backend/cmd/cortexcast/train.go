@@ -39,10 +39,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			"components followed by least squares. The model is fit on 90% of the training images; the other 10% give\n"+
 			"the validation r saved with it. --sweep trains several models, then evaluates them and writes one report.\n"+
 			"The neural models of the thesis zoo (--model nn-simple, nn-dnn, nn-dropout, nn-residual, nn-roi, nn-conv1d,\n"+
-			"nn-pos, nn-comb, nn-all — every selected subject at once: a shared trunk, a head per subject — or --nn-config FILE) train with AdamW on the thesis defaults (lr 1e-4, weight decay 1e-2,\n"+
-			"lr ×0.75 every 10 epochs, 30 epochs, MSE) on the same 90%, validate on the 10% each epoch (early stopping\n"+
-			"keeps the best), print the losses per epoch, and checkpoint every epoch under <models>/.checkpoints: a\n"+
-			"rerun of the same configuration resumes there (more --epochs continue it), --fresh starts over.")
+			"nn-pos, nn-comb, nn-all — every selected subject at once: a shared trunk, a head per subject — or\n"+
+			"--nn-config FILE) train with AdamW on the thesis defaults (lr 1e-4, weight decay 1e-2, lr ×0.75 every 10\n"+
+			"epochs, 30 epochs, MSE) on the same 90%, validate on the 10% each epoch (early stopping keeps the best),\n"+
+			"print the losses per epoch, and checkpoint every epoch under <models>/.checkpoints: a rerun of the same\n"+
+			"configuration resumes there (more --epochs continue it), --fresh starts over.")
 	o := trainFlags(fs)
 	modelFlags(fs, o)
 	nnFlags(fs, o)
