@@ -188,8 +188,12 @@ func benchNetwork(ctx context.Context, b *bench, c featuresConfig, name, path st
 	if c.backend == "" || strings.HasPrefix(c.backend, "go") {
 		spec += ", " + simdNote()
 	}
-	fmt.Fprintf(b.out, "features %s 224x224 batch %d: Go (%s) %.2f images/s, PyTorch CPU (%d threads) %.2f images/s, torch/Go %.2f (target <= %.1f%s); load %s; max rel. gap to torch %.1e\n",
-		name, n, spec, goRate, threads, torchRate, ratio, featuresTarget, verdict, seconds(load), d/m)
+	auto := "unknown"
+	if avail, _, err := features.AvailableMemory(); err == nil {
+		auto = fmt.Sprint(features.BatchForMemory(avail, e.PerImageBytes(), features.MaxAutoBatch))
+	}
+	fmt.Fprintf(b.out, "features %s 224x224 batch %d: Go (%s) %.2f images/s, PyTorch CPU (%d threads) %.2f images/s, torch/Go %.2f (target <= %.1f%s); load %s; max rel. gap to torch %.1e; %.1f MB activations/image, batch from memory %s\n",
+		name, n, spec, goRate, threads, torchRate, ratio, featuresTarget, verdict, seconds(load), d/m, float64(e.PerImageBytes())/(1<<20), auto)
 	return nil
 }
 
