@@ -90,14 +90,15 @@ func (m *Model) trunk(x *graph.Node, params, stats, masks []*graph.Node, trainin
 	return x, nil
 }
 
-// trunkConv applies the 1-D convolutions to x (rows × P, read as P tokens of one channel) and
+// trunkConv applies the 1-D convolutions to x (rows × P, read as tokens × channels, row-major) and
 // flattens the result. Each convolution is one product: the kernel's windows of the input, side
 // by side (im2col), times the kernel as a (kernel·channels)×out-channels matrix.
 func (m *Model) trunkConv(x *graph.Node, params []*graph.Node) *graph.Node {
 	c := m.Config
 	rows := x.Shape().Dimensions[0]
-	h := graph.Reshape(x, rows, m.P, 1)
-	tokens, channels := m.P, 1
+	channels := max(c.ConvInChannels, 1)
+	tokens := m.P / channels
+	h := graph.Reshape(x, rows, tokens, channels)
 	for l := 0; l < c.ConvLayers; l++ {
 		out := convTokens(tokens, c.ConvKernel, c.ConvStride)
 		windows := make([]*graph.Node, c.ConvKernel)

@@ -9,10 +9,11 @@
 //   - "dnn": a trunk of Blocks blocks of Linear + BatchNorm + LeakyReLU (optionally with dropout
 //     before each linear layer and residual connections where the widths agree);
 //   - "conv1d": a trunk of ConvLayers 1-D convolutions (+ LeakyReLU) over the feature vector read as
-//     a sequence of P tokens of one channel: kernel ConvKernel, stride ConvStride, ConvChannels
-//     output channels, no padding; the last layer's tokens × channels are flattened. (CLIP's 512
-//     features are not a sequence, but the thesis convolved over them this way: neighbouring
-//     dimensions share filters.);
+//     a sequence of tokens: P tokens of one channel by default (CLIP's 512 features as 512×1), or
+//     P/ConvInChannels tokens of ConvInChannels channels (512 as 8 tokens × 64, say); kernel
+//     ConvKernel, stride ConvStride, ConvChannels output channels, no padding; the last layer's
+//     tokens × channels are flattened. (The features are not a sequence, but the thesis convolved
+//     over them this way: neighbouring dimensions share filters.);
 //   - "roi": the simple model with ROI heads (below), each head kept at its own best validation
 //     epoch — the thesis's best model;
 //   - "pos": one small network shared by all vertices: its first layer takes the image features
@@ -86,10 +87,11 @@ type Config struct {
 	ValFraction float64 `json:"val_fraction"` // fraction of rows held out for validation, in [0, 1)
 	Patience    int     `json:"patience"`     // stop after this many epochs without a better validation loss (0 = never)
 
-	ConvLayers   int `json:"conv_layers"`   // conv1d: number of convolutions
-	ConvChannels int `json:"conv_channels"` // conv1d: output channels of each
-	ConvKernel   int `json:"conv_kernel"`   // conv1d: kernel size in tokens
-	ConvStride   int `json:"conv_stride"`   // conv1d: stride in tokens
+	ConvInChannels int `json:"conv_in_channels"` // conv1d: the features read as P/this tokens of this many channels (0 = 1)
+	ConvLayers     int `json:"conv_layers"`      // conv1d: number of convolutions
+	ConvChannels   int `json:"conv_channels"`    // conv1d: output channels of each
+	ConvKernel     int `json:"conv_kernel"`      // conv1d: kernel size in tokens
+	ConvStride     int `json:"conv_stride"`      // conv1d: stride in tokens
 
 	PosDim    int     `json:"pos_dim"`    // pos: length of the positional encoding, a multiple of 6
 	PosFreq   float64 `json:"pos_freq"`   // pos: highest frequency (the lowest is 1), in cycles per half extent of the mesh
@@ -157,6 +159,9 @@ func (c Config) Validate() error {
 				maxHidden, maxBlocks, c.Hidden, c.Blocks)
 		}
 	case KindConv1D:
+		if c.ConvInChannels < 0 || c.ConvInChannels > maxHidden {
+			return fmt.Errorf("nn: config: conv_in_channels %d outside [0, %d]", c.ConvInChannels, maxHidden)
+		}
 		if c.ConvLayers < 1 || c.ConvLayers > maxBlocks || c.ConvChannels < 1 || c.ConvChannels > maxHidden ||
 			c.ConvKernel < 1 || c.ConvKernel > maxHidden || c.ConvStride < 1 || c.ConvStride > maxHidden {
 			return fmt.Errorf("nn: config: conv1d needs conv_layers in [1, %d] and conv_channels, conv_kernel, conv_stride in [1, %d], got %d, %d, %d, %d",
@@ -313,7 +318,11 @@ func newModel(cfg Config, p, v int, labels []int32, coords []float32, rng *rand.
 			in = cfg.Hidden
 		}
 	case KindConv1D:
-		tokens, channels := p, 1
+		channels := max(cfg.ConvInChannels, 1)
+		if p%channels != 0 {
+			return nil, fmt.Errorf("nn: conv1d: %d features do not split into tokens of %d channels", p, channels)
+		}
+		tokens := p / channels
 		for l := 0; l < cfg.ConvLayers; l++ {
 			out := convTokens(tokens, cfg.ConvKernel, cfg.ConvStride)
 			if out < 1 {

@@ -140,6 +140,8 @@ func TestLossDecreases(t *testing.T) {
 	dropout.Residual = true
 	comb := dropout
 	comb.Heads = HeadsROI
+	conv4 := fastConfig(KindConv1D) // 16 features as 4 tokens of 4 channels
+	conv4.ConvInChannels, conv4.ConvKernel, conv4.ConvLayers, conv4.ConvChannels = 4, 2, 1, 8
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -149,6 +151,7 @@ func TestLossDecreases(t *testing.T) {
 		{"dnn-dropout-residual", dropout},
 		{"roi", fastConfig(KindROI)},
 		{"conv1d", fastConfig(KindConv1D)},
+		{"conv1d-channels", conv4},
 		{"pos", fastConfig(KindPos)},
 		{"comb", comb},
 	} {
@@ -293,13 +296,16 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	x, _, y := synthetic(n, p, v, 0.5, 5, 0)
 	labels := []int32{1, 0}
 	coords := []float32{0.1, -0.5, 0.3, -0.7, 0.2, 0.9}
-	for _, kind := range []string{KindSimple, KindDNN, KindConv1D, KindPos, "comb"} {
+	for _, kind := range []string{KindSimple, KindDNN, KindConv1D, "conv1d-channels", KindPos, "comb"} {
 		cfg := fastConfig(kind)
 		cfg.Hidden, cfg.Blocks = 4, 1
 		cfg.ConvLayers, cfg.ConvKernel, cfg.ConvStride, cfg.ConvChannels = 1, 2, 1, 2
 		cfg.PosDim, cfg.PosLayers = 6, 3
 		if kind == "comb" {
 			cfg.Kind, cfg.Heads, cfg.Residual, cfg.Hidden = KindDNN, HeadsROI, true, p // residual needs equal widths
+		}
+		if kind == "conv1d-channels" { // one token of 3 channels
+			cfg.Kind, cfg.ConvInChannels, cfg.ConvKernel = KindConv1D, 3, 1
 		}
 		m, err := newModel(cfg, p, v, labels, coords, rand.New(rand.NewPCG(9, 9)))
 		if err != nil {
@@ -911,5 +917,63 @@ func TestFitJointPos(t *testing.T) {
 	pred, err := ms[1].Predict(x2[:3*p], 3)
 	if err != nil || len(pred) != 3*20 {
 		t.Fatalf("predict: %d values, %v", len(pred), err)
+	}
+}
+
+// TestConv1DForward checks the conv1d network's prediction against the convolutions written out
+// as loops: 8 features read as 4 tokens × 2 channels, two layers (kernel 2, stride 1, 3
+// channels), LeakyReLU, flattened, a linear head.
+func TestConv1DForward(t *testing.T) {
+	b := openBackend(t)
+	const p, v, n = 8, 2, 3
+	cfg := fastConfig(KindConv1D)
+	cfg.ConvInChannels, cfg.ConvLayers, cfg.ConvKernel, cfg.ConvStride, cfg.ConvChannels = 2, 2, 2, 1, 3
+	m, err := newModel(cfg, p, v, nil, nil, rand.New(rand.NewPCG(4, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Attach(b); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x, _, _ := synthetic(n, p, 1, 0, 16, 0)
+	got, err := m.Predict(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leakyF := func(z float64) float64 { return max(z, 0.01*z) }
+	for r := 0; r < n; r++ {
+		tokens, ch := 4, 2
+		h := make([]float64, p)
+		for i := range h {
+			h[i] = float64(x[r*p+i]) // token t, channel c at t*ch + c
+		}
+		for l := 0; l < 2; l++ {
+			w, bias := m.Params[2*l].Data, m.Params[2*l+1].Data
+			out := tokens - 1
+			next := make([]float64, out*3)
+			for tk := 0; tk < out; tk++ {
+				for co := 0; co < 3; co++ {
+					z := float64(bias[co])
+					for j := 0; j < 2; j++ {
+						for ci := 0; ci < ch; ci++ {
+							z += h[(tk+j)*ch+ci] * float64(w[(j*ch+ci)*3+co])
+						}
+					}
+					next[tk*3+co] = leakyF(z)
+				}
+			}
+			h, tokens, ch = next, out, 3
+		}
+		wo, bo := m.Params[4].Data, m.Params[5].Data
+		for c := 0; c < v; c++ {
+			want := float64(bo[c])
+			for k, f := range h {
+				want += f * float64(wo[k*v+c])
+			}
+			if g := float64(got[r*v+c]); math.Abs(g-want) > 1e-5*(1+math.Abs(want)) {
+				t.Errorf("row %d vertex %d: %.7g, the loops give %.7g", r, c, g, want)
+			}
+		}
 	}
 }
