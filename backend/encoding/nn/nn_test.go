@@ -977,3 +977,66 @@ func TestConv1DForward(t *testing.T) {
 		}
 	}
 }
+
+// TestPosForward checks the pos network's prediction for every (image, vertex) pair against the
+// MLP on the concatenation [features, positional encoding] written out as loops.
+func TestPosForward(t *testing.T) {
+	b := openBackend(t)
+	const p, v, n, hid = 3, 4, 2, 5
+	cfg := fastConfig(KindPos)
+	cfg.Hidden, cfg.PosDim, cfg.PosLayers = hid, 6, 3
+	_, _, coords := smoothInCoords(1, 1, v, 0, 5)
+	m, err := newModel(cfg, p, v, nil, coords, rand.New(rand.NewPCG(6, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Attach(b); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x, _, _ := synthetic(n, p, 1, 0, 17, 0)
+	got, err := m.Predict(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := positionalEncoding(coords, 6, cfg.PosFreq)
+	// The first layer's weights over the concatenation: features rows, then encoding rows.
+	wIn, bIn, wEnc := m.Params[0].Data, m.Params[1].Data, m.Params[2].Data
+	w1, b1, wOut, bOut := m.Params[3].Data, m.Params[4].Data, m.Params[5].Data, m.Params[6].Data
+	leakyF := func(z float64) float64 { return max(z, 0.01*z) }
+	for r := 0; r < n; r++ {
+		for c := 0; c < v; c++ {
+			in := append([]float64{}, float64(x[r*p]), float64(x[r*p+1]), float64(x[r*p+2]))
+			for d := 0; d < 6; d++ {
+				in = append(in, float64(enc[c*6+d]))
+			}
+			h := make([]float64, hid)
+			for j := range h {
+				z := float64(bIn[j])
+				for k, f := range in {
+					if k < p {
+						z += f * float64(wIn[k*hid+j])
+					} else {
+						z += f * float64(wEnc[(k-p)*hid+j])
+					}
+				}
+				h[j] = leakyF(z)
+			}
+			h2 := make([]float64, hid)
+			for j := range h2 {
+				z := float64(b1[j])
+				for k := range h {
+					z += h[k] * float64(w1[k*hid+j])
+				}
+				h2[j] = leakyF(z)
+			}
+			want := float64(bOut[0])
+			for k := range h2 {
+				want += h2[k] * float64(wOut[k])
+			}
+			if g := float64(got[r*v+c]); math.Abs(g-want) > 1e-5*(1+math.Abs(want)) {
+				t.Errorf("image %d vertex %d: %.7g, the loops give %.7g", r, c, g, want)
+			}
+		}
+	}
+}
