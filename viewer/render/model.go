@@ -481,9 +481,9 @@ func (m *Model) Pick(x, y, maxDist float32) (hemi, vertex int, ok bool) {
 		if m.mode == LayoutPanels && !sc.clip[h].Contains(x, y) {
 			continue
 		}
-		rec, vis := sc.rec[h], sc.vis[h]
+		rec, slot := sc.rec[h], sc.slot[sc.first[h]:][:len(sc.rec[h])]
 		for i := range rec {
-			if !vis[i] {
+			if slot[i]>>16 < sc.frameGen { // not visible
 				continue
 			}
 			r := &rec[i]
@@ -511,7 +511,7 @@ func (m *Model) VertexScreen(h, v int) (x, y float32, visible bool) {
 		return 0, 0, false
 	}
 	i := sc.surf[h].inv[v]
-	return sc.rec[h][i].x, sc.rec[h][i].y, sc.vis[h][i]
+	return sc.rec[h][i].x, sc.rec[h][i].y, sc.visible(h, int(i))
 }
 
 // VertexInfo describes one vertex for a readout.

@@ -208,9 +208,9 @@ func (sc *scene) addLabels(h, ci int, c *roiClass, labelMin int) {
 	}
 	sum := sc.lsum[:3*n]
 	clear(sum)
-	rec, vis := sc.rec[h], sc.vis[h]
+	rec := sc.rec[h]
 	for _, i := range c.labelled {
-		if r := &rec[i]; vis[i] {
+		if r := &rec[i]; sc.visible(h, int(i)) {
 			k := c.values[i]
 			sum[3*k] += r.x
 			sum[3*k+1] += r.y

@@ -111,7 +111,6 @@ type scene struct {
 	recAll []vrec    // per vertex of both hemispheres
 	rec    [2][]vrec // those of each hemisphere: recAll[first[h]:][:n]
 	first  [2]int
-	vis    [2][]bool    // per vertex: in a triangle that is drawn
 	shade  [2][]float32 // per vertex: Lambert shading, kept for recoloring
 	base   [2][]float32 // 3 per vertex, RGB 0..1
 	front  [2][]bool    // per triangle: drawn (faces the camera, on screen)
@@ -131,9 +130,13 @@ type scene struct {
 	chunks []Chunk
 	// slot holds, per vertex record, gen << 16 | the vertex's index in
 	// the chunk of generation gen (1..65535) that holds it: a 4-byte
-	// array that stays in cache where the records would not.
-	slot []uint32
-	gen  uint32
+	// array that stays in cache where the records would not. The chunks
+	// of the current draw list have generations frameGen..gen, so a
+	// vertex is in a drawn triangle when its slot's generation is at
+	// least frameGen (see visible).
+	slot     []uint32
+	gen      uint32
+	frameGen uint32
 
 	// ROI outlines: per hemisphere, one entry per class (nil when the
 	// hemisphere lacks it); the outline draw list and labels.
@@ -155,7 +158,6 @@ func newScene(s0, s1 *surface) *scene {
 	sc.recAll = make([]vrec, s0.n+s1.n)
 	sc.first = [2]int{0, s0.n}
 	for h, s := range sc.surf {
-		sc.vis[h] = make([]bool, s.n)
 		sc.rec[h] = sc.recAll[sc.first[h] : sc.first[h]+s.n : sc.first[h]+s.n]
 		sc.shade[h] = make([]float32, s.n)
 		sc.base[h] = make([]float32, 3*s.n)
@@ -246,41 +248,69 @@ func (sc *scene) project() {
 	for h, s := range sc.surf {
 		b, vp := &sc.basis[h], &sc.vp[h]
 		l := lightDir(b)
-		rx, ry, rz := vp.Scale*b.Right[0], vp.Scale*b.Right[1], vp.Scale*b.Right[2]
-		ux, uy, uz := vp.Scale*b.Up[0], vp.Scale*b.Up[1], vp.Scale*b.Up[2]
-		fx, fy, fz := b.Forward[0], b.Forward[1], b.Forward[2]
-		lx, ly, lz := l[0], l[1], l[2]
+		// Screen x, y and depth as affine functions of the position, the
+		// viewport's center and middle folded into the constant terms.
 		c := vp.Center
 		ox, oy := vp.X+vp.W/2, vp.Y+vp.H/2
-		rec := sc.rec[h]
-		n := len(rec)
-		pos, nrm, base, shade := s.pos[:3*n], s.normals[:3*n], sc.base[h][:3*n], sc.shade[h][:n]
-		twoSided := s.twoSided
-		clear(sc.vis[h])
+		sr, su := b.Right, b.Up
+		for k := range 3 {
+			sr[k] *= vp.Scale
+			su[k] *= vp.Scale
+		}
+		xf := projection{
+			x: [4]float32{sr[0], sr[1], sr[2], ox - sr.dot(c)},
+			y: [4]float32{-su[0], -su[1], -su[2], oy + su.dot(c)},
+			d: [4]float32{b.Forward[0], b.Forward[1], b.Forward[2], -b.Forward.dot(c)},
+			l: l, twoSided: s.twoSided,
+		}
+		n := len(sc.rec[h])
 		for c0 := 0; c0 < n; c0 += clusterSize {
 			if s.vbox != nil && s.vbox[c0/clusterSize].facesAway(b.Forward) {
 				continue
 			}
 			c1 := min(c0+clusterSize, n)
-			p, nr, bs := pos[3*c0:3*c1], nrm[3*c0:3*c1], base[3*c0:3*c1]
-			for i := range rec[c0:c1] {
-				px, py, pz := p[3*i]-c[0], p[3*i+1]-c[1], p[3*i+2]-c[2]
-				d := nr[3*i]*lx + nr[3*i+1]*ly + nr[3*i+2]*lz
-				if twoSided && d < 0 {
-					d = -d // the flat map is lit from either side
-				}
-				if d < 0 { // not max(0, d): Go's float max costs NaN checks
-					d = 0
-				}
-				sh := ambient + (1-ambient)*d
-				shade[c0+i] = sh
-				r := &rec[c0+i]
-				r.x = ox + (px*rx + py*ry + pz*rz)
-				r.y = oy - (px*ux + py*uy + pz*uz)
-				r.depth = px*fx + py*fy + pz*fz
-				r.rgb = packRGB(bs[3*i]*sh, bs[3*i+1]*sh, bs[3*i+2]*sh)
-			}
+			xf.apply(s.pos[3*c0:3*c1], s.normals[3*c0:3*c1], sc.base[h][3*c0:3*c1], sc.shade[h][c0:c1], sc.rec[h][c0:c1])
 		}
+	}
+}
+
+// projection is one frame's map from positions and normals to vertex
+// records.
+type projection struct {
+	x, y, d  [4]float32 // screen x, screen y, depth: coefficients of x, y, z and 1
+	l        Vec3       // unit direction toward the light
+	twoSided bool
+}
+
+// apply fills rec (and shade) from positions, normals and base colors (3
+// per vertex each); apart from project so that its constants stay in
+// registers.
+func (xf *projection) apply(pos, nrm, base, shade []float32, rec []vrec) {
+	x0, x1, x2, x3 := xf.x[0], xf.x[1], xf.x[2], xf.x[3]
+	y0, y1, y2, y3 := xf.y[0], xf.y[1], xf.y[2], xf.y[3]
+	d0, d1, d2, d3 := xf.d[0], xf.d[1], xf.d[2], xf.d[3]
+	lx, ly, lz := xf.l[0], xf.l[1], xf.l[2]
+	twoSided := xf.twoSided
+	shade = shade[:len(rec)]
+	for i := range rec {
+		p := pos[3*i : 3*i+3 : 3*i+3]
+		nr := nrm[3*i : 3*i+3 : 3*i+3]
+		bs := base[3*i : 3*i+3 : 3*i+3]
+		px, py, pz := p[0], p[1], p[2]
+		d := nr[0]*lx + nr[1]*ly + nr[2]*lz
+		if twoSided && d < 0 {
+			d = -d // the flat map is lit from either side
+		}
+		if d < 0 { // not max(0, d): Go's float max costs NaN checks
+			d = 0
+		}
+		sh := ambient + (1-ambient)*d
+		shade[i] = sh
+		r := &rec[i]
+		r.x = px*x0 + py*x1 + pz*x2 + x3
+		r.y = px*y0 + py*y1 + pz*y2 + y3
+		r.depth = px*d0 + py*d1 + pz*d2 + d3
+		r.rgb = packRGB(bs[0]*sh, bs[1]*sh, bs[2]*sh)
 	}
 }
 
@@ -355,66 +385,97 @@ func sortByKey[T any](keys []uint16, items, out []T) {
 // backFaceEps is the face-normal component along the view direction
 // (with normals quantised to int8, times 127) above which a triangle faces
 // away from the camera whatever the quantisation error (at most
-// √3·0.5 ≈ 0.87): cullAndKey drops those without reading their vertices,
-// and decides the rest by their winding on screen.
+// √3·0.5 ≈ 0.87), and below whose negative it faces the camera:
+// cullAndKey drops the first without reading their vertices, keeps the
+// second without computing their winding, and decides the rest (nearly
+// edge-on) by their winding on screen.
 const backFaceEps = 2.5
 
+// cullInput is one hemisphere's input to cullAndKey.
+type cullInput struct {
+	rec      []vrec
+	tris     []uint32
+	fnq      []int8      // 4 per triangle: quantised outward face normals (nil: none)
+	tbox     []normalBox // per cluster of triangles (nil: none)
+	fwd      Vec3        // view direction
+	first    uint32      // index of rec[0] among both hemispheres' records
+	hbit     uint32      // hemisphere << hemiBitPos
+	twoSided bool
+	clip     Rect
+	inside   bool // every vertex projects inside clip: no off-screen test
+	front    []bool
+}
+
 // cullAndKey appends the triangles of one hemisphere that are drawn to
-// keys and out (at m; vertex indices plus first, ref hbit | triangle) and
-// returns the new count. A triangle is drawn when its 3 screen vertices
-// wind clockwise on screen (y down) — counter-clockwise in view, i.e.
-// facing the camera — or, on a two-sided surface, when it has an area on
-// screen; and when its bounding box meets clip. fnq (4 per triangle, may
-// be nil) are the quantised outward face normals and fwd the view
-// direction: triangles that clearly face away are dropped early, whole
-// clusters of them with tbox (nil: none). It marks front per triangle and
-// vis on the vertices of drawn triangles, and counts the keys in hist.
-func cullAndKey(rec []vrec, vis []bool, tris []uint32, fnq []int8, tbox []normalBox, fwd Vec3, first uint32, twoSided bool, clip Rect, dk depthKeyer, hbit uint32, front []bool, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
-	x0, y0, x1, y1 := clip.X, clip.Y, clip.X+clip.W, clip.Y+clip.H
-	nt := len(front)
-	tris = tris[:3*nt]
-	useNormals := fnq != nil && !twoSided
-	if useNormals {
-		fnq = fnq[:4*nt]
-	} else {
+// keys and out (at m; vertex indices plus first, ref hbit | triangle),
+// counts their keys in hist and returns the new count. A triangle is drawn
+// when its 3 screen vertices wind clockwise on screen (y down) —
+// counter-clockwise in view, i.e. facing the camera — or, on a two-sided
+// surface, when it has an area on screen; and when its bounding box meets
+// the clip rectangle. Triangles that clearly face away by their quantised
+// normals are dropped without reading their vertices, whole clusters of
+// them by the clusters' normal boxes. It marks front per triangle.
+func cullAndKey(in *cullInput, dk depthKeyer, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
+	nt := len(in.front)
+	tbox := in.tbox
+	if in.fnq == nil || in.twoSided {
 		tbox = nil
 	}
-	fx, fy, fz := fwd[0], fwd[1], fwd[2]
 	for t0 := 0; t0 < nt; t0 += clusterSize {
 		t1 := min(t0+clusterSize, nt)
-		if tbox != nil && tbox[t0/clusterSize].facesAway(fwd) {
-			clear(front[t0:t1])
+		if tbox != nil && tbox[t0/clusterSize].facesAway(in.fwd) {
+			clear(in.front[t0:t1])
 			continue
 		}
-		for t := t0; t < t1; t++ {
-			if useNormals {
-				q := fnq[4*t : 4*t+3 : 4*t+3]
-				if float32(q[0])*fx+float32(q[1])*fy+float32(q[2])*fz > backFaceEps {
-					front[t] = false
-					continue
-				}
+		m = cullCluster(in, t0, t1, dk, keys, out, hist, m)
+	}
+	return m
+}
+
+// cullCluster is cullAndKey for triangles t0 to t1; apart so that the
+// loop's values fit in registers.
+func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
+	rec, tris, front := in.rec, in.tris[3*t0:3*t1], in.front[t0:t1]
+	useNormals := in.fnq != nil && !in.twoSided
+	var fnq []int8
+	if useNormals {
+		fnq = in.fnq[4*t0 : 4*t1]
+	}
+	twoSided, inside := in.twoSided, in.inside
+	x0, y0, x1, y1 := in.clip.X, in.clip.Y, in.clip.X+in.clip.W, in.clip.Y+in.clip.H
+	fx, fy, fz := in.fwd[0], in.fwd[1], in.fwd[2]
+	first, ref := in.first, in.hbit|uint32(t0)
+	for t := range front {
+		facing := false // surely faces the camera
+		if useNormals {
+			q := fnq[4*t : 4*t+3 : 4*t+3]
+			d := float32(q[0])*fx + float32(q[1])*fy + float32(q[2])*fz
+			if d > backFaceEps {
+				front[t] = false
+				continue
 			}
-			tr := tris[3*t : 3*t+3 : 3*t+3]
-			i0, i1, i2 := tr[0], tr[1], tr[2]
-			a, b, c := &rec[i0], &rec[i1], &rec[i2]
+			facing = d < -backFaceEps
+		}
+		tr := tris[3*t : 3*t+3 : 3*t+3]
+		i0, i1, i2 := tr[0], tr[1], tr[2]
+		a, b, c := &rec[i0], &rec[i1], &rec[i2]
+		if !facing || !inside {
 			ax, ay, bx, by, cx, cy := a.x, a.y, b.x, b.y, c.x, c.y
 			a2 := (bx-ax)*(cy-ay) - (by-ay)*(cx-ax)
 			// Plain comparisons, not min/max: Go's float min and max
 			// handle NaN and signed zeros at several times the cost.
-			if !(a2 < 0) && !(twoSided && a2 > 0) ||
-				ax < x0 && bx < x0 && cx < x0 || ax > x1 && bx > x1 && cx > x1 ||
-				ay < y0 && by < y0 && cy < y0 || ay > y1 && by > y1 && cy > y1 {
+			if !facing && !(a2 < 0) && !(twoSided && a2 > 0) || !inside && (ax < x0 && bx < x0 && cx < x0 || ax > x1 && bx > x1 && cx > x1 ||
+				ay < y0 && by < y0 && cy < y0 || ay > y1 && by > y1 && cy > y1) {
 				front[t] = false
 				continue
 			}
-			front[t] = true
-			vis[i0], vis[i1], vis[i2] = true, true, true
-			k := dk.key(a.depth + b.depth + c.depth)
-			keys[m] = k
-			hist[k]++
-			out[m] = drawTri{v: [3]uint32{first + i0, first + i1, first + i2}, ref: hbit | uint32(t)}
-			m++
 		}
+		front[t] = true
+		k := dk.key(a.depth + b.depth + c.depth)
+		keys[m] = k
+		hist[k]++
+		out[m] = drawTri{v: [3]uint32{first + i0, first + i1, first + i2}, ref: ref + uint32(t)}
+		m++
 	}
 	return m
 }
@@ -438,7 +499,8 @@ func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 	inf := float32(math.Inf(1))
 	keys, dt := make([]uint16, nt), make([]drawTri, nt)
 	hist := new([1 << 16]uint32)
-	m := cullAndKey(rec, make([]bool, len(rec)), tris, nil, nil, Vec3{}, 0, false, Rect{-inf, -inf, inf, inf}, newDepthKeyer(r), 0, make([]bool, nt), keys, dt, hist, 0)
+	in := &cullInput{rec: rec, tris: tris, clip: Rect{-inf, -inf, inf, inf}, inside: true, front: make([]bool, nt)}
+	m := cullAndKey(in, newDepthKeyer(r), keys, dt, hist, 0)
 	if m == 0 {
 		return nil
 	}
@@ -463,7 +525,12 @@ func (sc *scene) sortVisible(mode LayoutMode) {
 	clear(sc.hist[:])
 	for h, s := range sc.surf {
 		start := m
-		m = cullAndKey(sc.rec[h], sc.vis[h], s.tris, s.fnq, s.tbox, sc.basis[h].Forward, uint32(sc.first[h]), s.twoSided, sc.clip[h], dk, uint32(h)<<hemiBitPos, sc.front[h], sc.keys, sc.culled, sc.hist, m)
+		in := &cullInput{
+			rec: sc.rec[h], tris: s.tris, fnq: s.fnq, tbox: s.tbox, fwd: sc.basis[h].Forward,
+			first: uint32(sc.first[h]), hbit: uint32(h) << hemiBitPos, twoSided: s.twoSided,
+			clip: sc.clip[h], inside: sc.inside(h, r), front: sc.front[h],
+		}
+		m = cullAndKey(in, dk, sc.keys, sc.culled, sc.hist, m)
 		sc.segEnd[h] = m
 		if mode == LayoutPanels {
 			scatterByKey(sc.keys[start:m], sc.culled[start:m], sc.order[start:m], sc.hist)
@@ -474,6 +541,16 @@ func (sc *scene) sortVisible(mode LayoutMode) {
 		scatterByKey(sc.keys[:m], sc.culled[:m], sc.order[:m], sc.hist)
 		sc.segEnd[0] = m
 	}
+}
+
+// inside reports whether every vertex of hemisphere h projects inside its
+// clip rectangle (when r is the radius around the viewport center that
+// holds them): the common zoomed-out case, where culling skips the
+// off-screen test.
+func (sc *scene) inside(h int, r float32) bool {
+	vp, c := &sc.vp[h], sc.clip[h]
+	px, py, pr := vp.X+vp.W/2, vp.Y+vp.H/2, r*vp.Scale
+	return px-pr >= c.X && px+pr <= c.X+c.W && py-pr >= c.Y && py+pr <= c.Y+c.H
 }
 
 // colorize sets the final per-vertex colors, base color times shading,
@@ -495,6 +572,11 @@ func (sc *scene) colorize() {
 // written once.
 func (sc *scene) fill() {
 	sc.chunks = sc.chunks[:0]
+	if sc.gen >= 1<<15 { // start over long before a frame could wrap
+		clear(sc.slot)
+		sc.gen = 0
+	}
+	sc.frameGen = sc.gen + 1
 	nv, ni := 0, 0
 	rec := sc.recAll[:len(sc.slot)]
 	for seg := range 2 {
@@ -531,26 +613,43 @@ func fillChunk(order []drawTri, rec []vrec, slot []uint32, verts []Vertex, idx [
 	end := min(v0+limit, len(verts)) - 3 // room for 3 more vertices while nv ≤ end
 	for k = 0; k < len(order) && nv <= end; k++ {
 		dt := &order[k]
-		ix := idx[ni : ni+3 : ni+3]
-		for c, g := range dt.v {
-			s := slot[g]
-			if s&^0xffff != gen {
-				s = gen | uint32(nv-v0)
-				slot[g] = s
-				// Only the fields that change: the buffer holds the white
-				// source pixel and opaque alpha already (growVerts).
-				r, v := &rec[g], &verts[nv]
-				v.DstX, v.DstY = r.x, r.y
-				v.ColorR = float32(r.rgb&0xff) * (1.0 / 255)
-				v.ColorG = float32(r.rgb>>8&0xff) * (1.0 / 255)
-				v.ColorB = float32(r.rgb>>16&0xff) * (1.0 / 255)
-				nv++
-			}
-			ix[c] = uint16(s)
+		g0, g1, g2 := dt.v[0], dt.v[1], dt.v[2]
+		s0, s1, s2 := slot[g0], slot[g1], slot[g2]
+		// The corners one by one (no loop: the compiler keeps fewer
+		// values in registers through one); a corner seen earlier in
+		// the chunk reuses its vertex.
+		if s0&^0xffff != gen {
+			s0 = gen | uint32(nv-v0)
+			slot[g0] = s0
+			putVertex(&verts[nv], &rec[g0])
+			nv++
 		}
+		if s1&^0xffff != gen {
+			s1 = gen | uint32(nv-v0)
+			slot[g1] = s1
+			putVertex(&verts[nv], &rec[g1])
+			nv++
+		}
+		if s2&^0xffff != gen {
+			s2 = gen | uint32(nv-v0)
+			slot[g2] = s2
+			putVertex(&verts[nv], &rec[g2])
+			nv++
+		}
+		ix := idx[ni : ni+3 : ni+3]
+		ix[0], ix[1], ix[2] = uint16(s0), uint16(s1), uint16(s2)
 		ni += 3
 	}
 	return k, nv, ni
+}
+
+// putVertex writes the fields of v that change: the buffer holds the
+// white source pixel and opaque alpha already (growVerts).
+func putVertex(v *Vertex, r *vrec) {
+	v.DstX, v.DstY = r.x, r.y
+	v.ColorR = float32(r.rgb&0xff) * (1.0 / 255)
+	v.ColorG = float32(r.rgb>>8&0xff) * (1.0 / 255)
+	v.ColorB = float32(r.rgb>>16&0xff) * (1.0 / 255)
 }
 
 // growVerts makes the vertex buffer hold at least n vertices, each new one
@@ -569,12 +668,12 @@ func (sc *scene) growVerts(n int) []Vertex {
 }
 
 // nextGen starts a new chunk generation for the vertex slots.
-func (sc *scene) nextGen() {
-	sc.gen++
-	if sc.gen > 0xffff { // wrapped: forget all slots
-		clear(sc.slot)
-		sc.gen = 1
-	}
+func (sc *scene) nextGen() { sc.gen++ }
+
+// visible reports whether vertex i of hemisphere h is in a drawn triangle
+// (after fill).
+func (sc *scene) visible(h, i int) bool {
+	return sc.slot[sc.first[h]+i]>>16 >= sc.frameGen
 }
 
 // setBase sets the base colors of hemisphere h from overlay (in the

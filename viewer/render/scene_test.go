@@ -304,7 +304,7 @@ func checkPainters(t *testing.T, m *Model, label string) {
 		for i := range s.n {
 			sx[h][i], sy[h][i], dp[h][i] = sc.basis[h].Project(&sc.vp[h], s.vertex(uint32(i)))
 			// Vertices of no drawn triangle may be skipped (stale).
-			if rc := sc.rec[h][i]; sc.vis[h][i] && (!near(rc.x, sx[h][i], 1e-3) || !near(rc.y, sy[h][i], 1e-3) || !near(rc.depth, dp[h][i], 1e-3)) {
+			if rc := sc.rec[h][i]; sc.visible(h, i) && (!near(rc.x, sx[h][i], 1e-3) || !near(rc.y, sy[h][i], 1e-3) || !near(rc.depth, dp[h][i], 1e-3)) {
 				t.Fatalf("%s: hemi %d vertex %d at (%v, %v, %v), Basis.Project says (%v, %v, %v)", label, h, i, rc.x, rc.y, rc.depth, sx[h][i], sy[h][i], dp[h][i])
 			}
 		}
