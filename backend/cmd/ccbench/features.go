@@ -96,27 +96,33 @@ func benchFeatures(ctx context.Context, b *bench, c featuresConfig) error {
 		fmt.Fprintf(b.out, "features networks: PyTorch unavailable (%v)\n", err)
 		return nil
 	}
-	// Each model is timed in Go as soon as PyTorch has exported and timed it.
+	// PyTorch exports and times every model first; Go times them after it
+	// has exited, so that neither measurement runs while the other computes
+	// (on 2 cores an overlap halved whichever ran second).
+	type torchResult struct {
+		Name         string  `json:"name"`
+		Path         string  `json:"path"`
+		ImagesPerSec float64 `json:"images_per_s"`
+		Threads      int     `json:"threads"`
+	}
+	var results []torchResult
 	sc := bufio.NewScanner(out)
-	seen := 0
 	for sc.Scan() {
-		var r struct {
-			Name         string  `json:"name"`
-			Path         string  `json:"path"`
-			ImagesPerSec float64 `json:"images_per_s"`
-			Threads      int     `json:"threads"`
-		}
+		var r torchResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			cmd.Wait()
 			return fmt.Errorf("PyTorch bench output %q: %w", sc.Text(), err)
 		}
-		seen++
+		results = append(results, r)
+	}
+	if err := cmd.Wait(); err != nil || len(results) == 0 {
+		fmt.Fprintf(b.out, "features networks: PyTorch unavailable (%s with python3-torch: %v: %s)\n", python, err, lastLine(stderr.String()))
+	}
+	for _, r := range results {
 		if err := benchNetwork(ctx, b, c, r.Name, r.Path, r.ImagesPerSec, r.Threads); err != nil {
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
 		os.Remove(r.Path)
-	}
-	if err := cmd.Wait(); err != nil || seen == 0 {
-		fmt.Fprintf(b.out, "features networks: PyTorch unavailable (%s with python3-torch: %v: %s)\n", python, err, lastLine(stderr.String()))
 	}
 	if !strings.HasPrefix(c.backend, "xla:cuda") {
 		fmt.Fprintln(b.out, "features GPU: not measured (target >= 2000 images/s for ViT-B/32): run ccbench built with -tags xla "+
