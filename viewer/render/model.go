@@ -60,8 +60,13 @@ func NewModel(b *meshes.Bundle) *Model {
 
 // SetBundle replaces the meshes and clears the overlays; the surface
 // kind stays when the bundle has it. The ROI classes are those of either
-// hemisphere, in the left hemisphere's order; all start hidden.
+// hemisphere, in the left hemisphere's order; all start hidden. A bundle
+// with more than MaxSceneVertices vertices is not shown (Ready reports
+// false).
 func (m *Model) SetBundle(b *meshes.Bundle) {
+	if b != nil && b.Hemis[0].NumVertices+b.Hemis[1].NumVertices > MaxSceneVertices {
+		b = nil
+	}
 	m.b = b
 	m.sc = nil
 	m.nVert = [2]int{}

@@ -55,11 +55,10 @@ const sceneGap = 6
 
 // Lighting: a headlight from the viewer's upper left.
 const (
-	ambient    = 0.3
-	lightUp    = 0.45
-	lightLeft  = 0.3
-	fitMargin  = 0.95
-	hemiBitPos = 31
+	ambient   = 0.3
+	lightUp   = 0.45
+	lightLeft = 0.3
+	fitMargin = 0.95
 )
 
 // Rect is a screen rectangle in pixels (y down).
@@ -86,12 +85,25 @@ func packRGB(r, g, b float32) uint32 {
 }
 
 // drawTri is a triangle to draw: its vertices as indices into the scene's
-// vertex records of both hemispheres, and which triangle it is. The sort
-// moves whole drawTris so that fill reads them in order instead of
+// vertex records of both hemispheres, vertexBits each. The sort moves
+// whole drawTris, 8 bytes, so that fill reads them in order instead of
 // looking each triangle up.
-type drawTri struct {
-	v   [3]uint32
-	ref uint32 // hemisphere << hemiBitPos | triangle
+type drawTri uint64
+
+// vertexBits is the width of a vertex index in a drawTri.
+const vertexBits = 21
+
+// MaxSceneVertices is the most vertices both hemispheres of a bundle may
+// have together (full fsaverage has 2 × 163842).
+const MaxSceneVertices = 1 << vertexBits
+
+func packTri(a, b, c uint32) drawTri {
+	return drawTri(a) | drawTri(b)<<vertexBits | drawTri(c)<<(2*vertexBits)
+}
+
+// vertex returns the record index of corner c (0..2).
+func (d drawTri) vertex(c int) uint32 {
+	return uint32(d>>(c*vertexBits)) & (1<<vertexBits - 1)
 }
 
 // scene holds both prepared hemispheres and the buffers rebuilt when the
@@ -399,7 +411,6 @@ type cullInput struct {
 	tbox     []normalBox // per cluster of triangles (nil: none)
 	fwd      Vec3        // view direction
 	first    uint32      // index of rec[0] among both hemispheres' records
-	hbit     uint32      // hemisphere << hemiBitPos
 	twoSided bool
 	clip     Rect
 	inside   bool // every vertex projects inside clip: no off-screen test
@@ -407,7 +418,7 @@ type cullInput struct {
 }
 
 // cullAndKey appends the triangles of one hemisphere that are drawn to
-// keys and out (at m; vertex indices plus first, ref hbit | triangle),
+// keys and out (at m; vertex indices plus first),
 // counts their keys in hist and returns the new count. A triangle is drawn
 // when its 3 screen vertices wind clockwise on screen (y down) —
 // counter-clockwise in view, i.e. facing the camera — or, on a two-sided
@@ -444,7 +455,7 @@ func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []
 	twoSided, inside := in.twoSided, in.inside
 	x0, y0, x1, y1 := in.clip.X, in.clip.Y, in.clip.X+in.clip.W, in.clip.Y+in.clip.H
 	fx, fy, fz := in.fwd[0], in.fwd[1], in.fwd[2]
-	first, ref := in.first, in.hbit|uint32(t0)
+	first := in.first
 	for t := range front {
 		facing := false // surely faces the camera
 		if useNormals {
@@ -474,7 +485,7 @@ func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []
 		k := dk.key(a.depth + b.depth + c.depth)
 		keys[m] = k
 		hist[k]++
-		out[m] = drawTri{v: [3]uint32{first + i0, first + i1, first + i2}, ref: ref + uint32(t)}
+		out[m] = packTri(first+i0, first+i1, first+i2)
 		m++
 	}
 	return m
@@ -506,9 +517,13 @@ func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 	}
 	sorted := make([]drawTri, m)
 	scatterByKey(keys[:m], dt[:m], sorted, hist)
+	index := make(map[drawTri]uint32, nt)
+	for t := range nt {
+		index[packTri(tris[3*t], tris[3*t+1], tris[3*t+2])] = uint32(t)
+	}
 	out := make([]uint32, m)
 	for i, d := range sorted {
-		out[i] = d.ref
+		out[i] = index[d]
 	}
 	return out
 }
@@ -527,7 +542,7 @@ func (sc *scene) sortVisible(mode LayoutMode) {
 		start := m
 		in := &cullInput{
 			rec: sc.rec[h], tris: s.tris, fnq: s.fnq, tbox: s.tbox, fwd: sc.basis[h].Forward,
-			first: uint32(sc.first[h]), hbit: uint32(h) << hemiBitPos, twoSided: s.twoSided,
+			first: uint32(sc.first[h]), twoSided: s.twoSided,
 			clip: sc.clip[h], inside: sc.inside(h, r), front: sc.front[h],
 		}
 		m = cullAndKey(in, dk, sc.keys, sc.culled, sc.hist, m)
@@ -612,8 +627,8 @@ func (sc *scene) fill() {
 func fillChunk(order []drawTri, rec []vrec, slot []uint32, verts []Vertex, idx []uint16, gen uint32, v0, nv, ni, limit int) (k, nv1, ni1 int) {
 	end := min(v0+limit, len(verts)) - 3 // room for 3 more vertices while nv ≤ end
 	for k = 0; k < len(order) && nv <= end; k++ {
-		dt := &order[k]
-		g0, g1, g2 := dt.v[0], dt.v[1], dt.v[2]
+		dt := order[k]
+		g0, g1, g2 := dt.vertex(0), dt.vertex(1), dt.vertex(2)
 		s0, s1, s2 := slot[g0], slot[g1], slot[g2]
 		// The corners one by one (no loop: the compiler keeps fewer
 		// values in registers through one); a corner seen earlier in
