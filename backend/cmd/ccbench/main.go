@@ -35,7 +35,7 @@ type section struct {
 
 // sections lists every section in the order they run.
 func sections() []section {
-	return []section{npySection(), simulateSection(), ridgeSection(), featuresSection(), serverSection(), nnSection()}
+	return []section{npySection(), simulateSection(), ridgeSection(), featuresSection(), serverSection(), nnSection(), viewerSection()}
 }
 
 // bench is what a section runs with.

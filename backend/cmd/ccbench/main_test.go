@@ -21,7 +21,7 @@ func TestList(t *testing.T) {
 		}
 	}
 	err := run(context.Background(), []string{"-only", "npy,nope"}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), `unknown section "nope" (have npy, simulate, ridge, features, server, nn)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown section "nope" (have npy, simulate, ridge, features, server, nn, viewer)`) {
 		t.Errorf("unknown section: %v", err)
 	}
 }
