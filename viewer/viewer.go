@@ -24,8 +24,11 @@ import (
 	"unsafe"
 
 	"github.com/hajimehoshi/ebiten/v2"
-	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
+	"github.com/hajimehoshi/ebiten/v2/text/v2"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
 
 	"cortexcast/meshes"
 	"cortexcast/viewer/render"
@@ -37,8 +40,10 @@ var _ = ebiten.Vertex(render.Vertex{})
 
 const (
 	barSegments = 64
-	glyphW      = 6
-	glyphH      = 16
+	// Text sizes in pixels at text scale 1 (Go Regular, the one face the
+	// viewer uses: a second family would add to the download).
+	labelPx = 14
+	roiPx   = 12
 )
 
 // Viewer is an ebiten.Game that shows a mesh bundle. All exported methods
@@ -87,6 +92,10 @@ type Viewer struct {
 	labels     [6]textLabel // title, min, mid, max, message, bar label
 	midAt      float32      // position of the mid label along the bar, 0..1
 	roiLabels  map[string]*textLabel
+	font       *opentype.Font
+	faceScale  float32 // text scale the faces were made for
+	labelFace  *text.GoXFace
+	roiFace    *text.GoXFace
 	placed     []render.Rect // label boxes drawn this frame
 	markVerts  []ebiten.Vertex
 	markIdx    []uint16
@@ -184,8 +193,7 @@ func (v *Viewer) SetColormap(c *render.Colormap) {
 	v.barDirty = true
 }
 
-// SetTitle sets the line shown at the top (non-ASCII characters are
-// approximated: the built-in font is ASCII).
+// SetTitle sets the line shown at the top.
 func (v *Viewer) SetTitle(s string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -359,9 +367,32 @@ func (v *Viewer) RequestExport(f func(*image.RGBA)) {
 	v.exportFn = f
 }
 
-// textScale is the integer factor applied to the 6×16 debug font.
+// textScale is the factor applied to text sizes and the bands around the
+// drawing: device pixels per CSS pixel (at least 1) times 2 in large type.
 func (v *Viewer) textScale() float32 {
-	return float32(max(1, math.Round(v.devScale))) * v.textMul
+	return float32(max(1, v.devScale)) * v.textMul
+}
+
+// ensureFaces makes the text faces for the text scale s (once per scale:
+// each face caches its glyphs). The faces are x/image ones behind
+// text/v2's GoXFace: text/v2's own GoTextFace shapes text with a
+// HarfBuzz port that adds about 3 MB to the wasm binary, which labels of
+// Latin text do not need.
+func (v *Viewer) ensureFaces(s float32) {
+	if v.faceScale == s && v.labelFace != nil {
+		return
+	}
+	v.faceScale = s
+	v.labelFace = v.newFace(labelPx * s)
+	v.roiFace = v.newFace(roiPx * s)
+}
+
+func (v *Viewer) newFace(px float32) *text.GoXFace {
+	f, err := opentype.NewFace(v.font, &opentype.FaceOptions{Size: float64(px), DPI: 72, Hinting: font.HintingFull})
+	if err != nil { // only for a size that is not positive
+		panic(fmt.Sprintf("viewer: Go Regular at %v px: %v", px, err))
+	}
+	return text.NewGoXFace(f)
 }
 
 // SetLargeText doubles the size of the title, colorbar and labels (for
@@ -549,6 +580,12 @@ func (v *Viewer) ensureResources() {
 	}
 	v.white = ebiten.NewImage(3, 3)
 	v.white.Fill(color.White)
+	// The embedded Go Regular font cannot fail to parse.
+	f, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		panic(fmt.Sprintf("viewer: parse Go Regular: %v", err))
+	}
+	v.font = f
 	// Vertices sample the middle pixel, (1.5, 1.5), away from the edges.
 	v.whiteSub = v.white.SubImage(image.Rect(1, 1, 2, 2)).(*ebiten.Image)
 	v.barVerts = make([]ebiten.Vertex, 2*(barSegments+1))
@@ -594,8 +631,9 @@ func (v *Viewer) draw(screen *ebiten.Image) {
 		v.m.SetScreen(b.Dx(), b.Dy(), s)
 		v.barDirty = true
 	}
+	v.ensureFaces(s)
 	if !v.m.Ready() {
-		v.labels[lblMessage].set("loading brain meshes...")
+		v.labels[lblMessage].set("loading brain meshes…", v.labelFace)
 		v.drawLabel(screen, lblMessage, float32(b.Dx())/2, float32(b.Dy())/2, 0.5)
 		return
 	}
@@ -607,7 +645,7 @@ func (v *Viewer) draw(screen *ebiten.Image) {
 		v.drawColorbar(screen)
 	}
 	if v.title != "" {
-		v.labels[lblTitle].set(v.title)
+		v.labels[lblTitle].set(v.title, v.labelFace)
 		v.drawLabel(screen, lblTitle, 8*s, 4*s, 0)
 	}
 }
@@ -633,20 +671,19 @@ func (v *Viewer) drawOutlines(screen *ebiten.Image) {
 		tl := v.roiLabels[l.Text]
 		if tl == nil {
 			tl = &textLabel{}
-			tl.set(l.Text)
 			v.roiLabels[l.Text] = tl
 		}
-		x := float64(l.X - float32(tl.w)*s/2)
-		y := float64(l.Y - glyphH*s/2)
+		tl.set(l.Text, v.roiFace) // renders again only for a new text scale
+		x := float64(l.X - float32(tl.w)/2)
+		y := float64(l.Y - float32(tl.h)/2)
 		// Labels that would overlap one already drawn are left out.
-		r := render.Rect{X: float32(x), Y: float32(y), W: float32(tl.w) * s, H: glyphH * s * 0.8}
+		r := render.Rect{X: float32(x), Y: float32(y), W: float32(tl.w), H: float32(tl.h) * 0.8}
 		if overlapsAny(r, v.placed) {
 			continue
 		}
 		v.placed = append(v.placed, r)
 		for _, pass := range [2]float64{1, 0} { // a dark shadow, then the text
 			v.imgOpts.GeoM.Reset()
-			v.imgOpts.GeoM.Scale(float64(s), float64(s))
 			v.imgOpts.GeoM.Translate(x+pass*float64(s), y+pass*float64(s))
 			v.imgOpts.ColorScale.Reset()
 			if pass == 1 {
@@ -728,15 +765,15 @@ func (v *Viewer) drawColorbar(screen *ebiten.Image) {
 			v.barVerts[2*i] = ebiten.Vertex{DstX: x, DstY: bar.Y, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: 1}
 			v.barVerts[2*i+1] = ebiten.Vertex{DstX: x, DstY: bar.Y + bar.H, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: 1}
 		}
-		v.labels[lblMin].set(formatValue(vmin))
-		v.labels[lblMax].set(formatValue(vmax))
+		v.labels[lblMin].set(formatValue(vmin), v.labelFace)
+		v.labels[lblMax].set(formatValue(vmax), v.labelFace)
 		mid := (vmin + vmax) / 2
 		v.midAt = 0.5
 		if vmin < 0 && vmax > 0 {
 			mid = 0
 			v.midAt = -vmin / (vmax - vmin)
 		}
-		v.labels[lblMid].set(formatValue(mid))
+		v.labels[lblMid].set(formatValue(mid), v.labelFace)
 		v.barDirty = false
 	}
 	screen.DrawTriangles(v.barVerts, v.barIdx, v.whiteSub, &v.triOpts)
@@ -745,8 +782,8 @@ func (v *Viewer) drawColorbar(screen *ebiten.Image) {
 	v.drawLabel(screen, lblMid, bar.X+v.midAt*bar.W, y, 0.5)
 	v.drawLabel(screen, lblMax, bar.X+bar.W, y, 0.5)
 	if v.barText != "" {
-		v.labels[lblBar].set(v.barText)
-		v.drawLabel(screen, lblBar, bar.X+bar.W/2, bar.Y-glyphH*s-2*s, 0.5)
+		v.labels[lblBar].set(v.barText, v.labelFace)
+		v.drawLabel(screen, lblBar, bar.X+bar.W/2, bar.Y-float32(v.labels[lblBar].h)-2*s, 0.5)
 	}
 }
 
@@ -757,10 +794,8 @@ func (v *Viewer) drawLabel(screen *ebiten.Image, i int, x, y, align float32) {
 	if l.img == nil || l.text == "" {
 		return
 	}
-	s := v.textScale()
 	v.imgOpts.GeoM.Reset()
-	v.imgOpts.GeoM.Scale(float64(s), float64(s))
-	v.imgOpts.GeoM.Translate(float64(x-align*float32(l.w)*s), float64(y))
+	v.imgOpts.GeoM.Translate(math.Round(float64(x-align*float32(l.w))), math.Round(float64(y)))
 	screen.DrawImage(l.img, &v.imgOpts)
 }
 
@@ -772,29 +807,35 @@ func formatValue(x float32) string {
 	return strconv.FormatFloat(float64(x), 'g', 3, 32)
 }
 
-// textLabel is a line of text rendered once into its own image.
+// textLabel is a line of text rendered once into its own image, so that a
+// frame draws each label with one DrawImage and no text layout.
 type textLabel struct {
 	text string
-	w    int // pixels at scale 1
+	face *text.GoXFace // the face it was rendered with
+	w, h int           // pixels used in img
 	img  *ebiten.Image
 }
 
-// set re-renders the label when its text changes.
-func (l *textLabel) set(s string) {
-	if s == l.text && l.img != nil {
+// set renders the label again when its text or the face changes.
+func (l *textLabel) set(s string, face *text.GoXFace) {
+	if s == l.text && face == l.face && l.img != nil {
 		return
 	}
-	l.text = s
-	a := render.ASCII(s)
-	l.w = glyphW*len(a) + 2
-	if l.img == nil || l.img.Bounds().Dx() < l.w {
+	l.text, l.face = s, face
+	m := face.Metrics()
+	w, _ := text.Measure(s, face, 0)
+	// A pixel of margin on each side for antialiased edges.
+	l.w, l.h = int(math.Ceil(w))+2, int(math.Ceil(m.HAscent+m.HDescent))+2
+	if l.img == nil || l.img.Bounds().Dx() < l.w || l.img.Bounds().Dy() < l.h {
 		if l.img != nil {
 			l.img.Deallocate()
 		}
-		l.img = ebiten.NewImage(max(l.w, 64), glyphH)
+		l.img = ebiten.NewImage(max(l.w, 64), l.h)
 	}
 	l.img.Clear()
-	ebitenutil.DebugPrint(l.img, a)
+	var op text.DrawOptions
+	op.GeoM.Translate(1, 1)
+	text.Draw(l.img, s, face, &op)
 }
 
 // overlapsAny reports whether r intersects one of rs.

@@ -213,19 +213,6 @@ func TestOverlayColorsAndRange(t *testing.T) {
 	check(0, 0, gray(0, 0))
 }
 
-func TestASCII(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"predicted activation", "predicted activation"},
-		{"predicted activation — subj01 – simulated…", "predicted activation - subj01 - simulated..."},
-		{"r² \t", "r?  "},
-	}
-	for _, c := range cases {
-		if got := ASCII(c.in); got != c.want {
-			t.Errorf("ASCII(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 // fsaverage5 loads the real bundle or skips.
 func fsaverage5(t testing.TB) *meshes.Bundle {
 	t.Helper()
