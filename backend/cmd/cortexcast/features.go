@@ -149,6 +149,9 @@ func extractImages(ctx context.Context, e *env, ext features.Extractor, imgs []a
 	bar := progressbar.NewOptions(len(imgs), progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(label),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
 		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(e.stderr) }))
+	// The clock starts now, not at the first finished batch: otherwise the
+	// images/s shown at the end is that batch divided by microseconds.
+	bar.StartWithoutRender()
 	type decoded struct {
 		start int
 		imgs  []image.Image
