@@ -270,6 +270,21 @@ func TestFsaverage5Views(t *testing.T) {
 		v.Prepare()
 		checkPainters(t, v, "scene default")
 	}
+	// The other surfaces: folded (pial, white), convex (sphere) and the
+	// two-sided flat map, each with its own normals and cluster bounds.
+	v.SetLayoutMode(LayoutPanels)
+	v.Reset()
+	for _, kind := range []int{meshes.SurfPial, meshes.SurfWhite, meshes.SurfSphere, meshes.SurfFlat} {
+		if err := v.SetSurface(kind); err != nil {
+			t.Fatal(err)
+		}
+		if v.Surface() != kind {
+			t.Fatalf("the fsaverage5 bundle lacks surface %s", meshes.SurfaceName(kind))
+		}
+		v.Orbit(10, 10, 40, 25) // off the presets
+		v.Prepare()
+		checkPainters(t, v, meshes.SurfaceName(kind))
+	}
 }
 
 // checkPainters checks the model's draw order after Prepare against an
