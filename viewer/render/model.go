@@ -19,7 +19,9 @@ const (
 // overlays, the color range, the camera and the screen layout. Prepare
 // brings the vertex buffer up to date; it recomputes projection and order
 // only when the camera or the screen changed, colors only when the overlay,
-// range or colormap changed, and allocates nothing. A Model is not safe for
+// range or colormap changed, and allocates nothing (but for growing the
+// draw list the first time a view needs more vertices than any before:
+// its buffers start at the usual size for the mesh). A Model is not safe for
 // concurrent use.
 type Model struct {
 	b        *meshes.Bundle

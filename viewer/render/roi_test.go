@@ -293,3 +293,23 @@ func TestThresholdOpacity(t *testing.T) {
 		t.Errorf("symmetric range %g..%g, want -0.5..0.5", lo, hi)
 	}
 }
+
+// TestNothingVisibleBeforePrepare checks that a new model reports no
+// visible vertex and picks none before its first Prepare.
+func TestNothingVisibleBeforePrepare(t *testing.T) {
+	m := NewModel(stripBundle())
+	if err := m.SetView("dorsal"); err != nil { // the strip faces up
+		t.Fatal(err)
+	}
+	m.SetLayoutMode(LayoutScene) // Pick looks at the whole screen
+	if _, _, vis := m.VertexScreen(1, 5); vis {
+		t.Error("vertex visible before Prepare")
+	}
+	if _, _, ok := m.Pick(400, 300, 1e6); ok {
+		t.Error("picked a vertex before Prepare")
+	}
+	m.Prepare()
+	if _, _, ok := m.Pick(400, 300, 1e6); !ok {
+		t.Error("no vertex to pick after Prepare")
+	}
+}

@@ -166,6 +166,7 @@ type scene struct {
 func newScene(s0, s1 *surface) *scene {
 	// The source is the middle pixel (1,1)-(2,2) of a 3×3 white image.
 	sc := &scene{surf: [2]*surface{s0, s1}, srcX: 1.5, srcY: 1.5, maxChunk: MaxChunkVertices}
+	sc.frameGen = 1 // no vertex is visible before the first fill
 	total := 0
 	sc.recAll = make([]vrec, s0.n+s1.n)
 	sc.first = [2]int{0, s0.n}
