@@ -30,8 +30,19 @@ func touch(t *testing.T, root string, files ...string) {
 	}
 }
 
+// hermeticRoot is a directory nested deeper than the search walks up, so
+// that a shared/data in an ancestor of the temporary directory (say
+// /tmp/shared beside a checkout in /tmp) cannot answer a test's search.
+func hermeticRoot(t *testing.T) string {
+	root := filepath.Join(t.TempDir(), "h1", "h2", "h3", "h4", "h5", "h6")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func TestFindFsaverageDir(t *testing.T) {
-	root := t.TempDir()
+	root := hermeticRoot(t)
 	// A layout like /work: checkout main/ beside shared/data/fsaverage5,
 	// a flag dir, an env dir, a cache dir, FreeSurfer and nilearn
 	// directories, decoys without the files, and a directory with nothing.
@@ -95,7 +106,7 @@ func TestFindFsaverageDir(t *testing.T) {
 }
 
 func TestFindFsaverageDirErrorListsPlaces(t *testing.T) {
-	root := t.TempDir()
+	root := hermeticRoot(t)
 	mkdirs(t, root, "x/y", "bin")
 	_, err := findFsaverageDir(searchEnv{cwd: filepath.Join(root, "x/y"), exe: filepath.Join(root, "bin/exe"),
 		cache: filepath.Join(root, "cache"), home: filepath.Join(root, "home"), subjectsDir: filepath.Join(root, "subjects")})
