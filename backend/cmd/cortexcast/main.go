@@ -42,7 +42,7 @@ func commands() []command {
 		{"features", "extract image features for every subject of a dataset (cached)", runFeatures},
 		{"train", "fit a ridge encoding model per subject and hemisphere", runTrain},
 		{"evaluate", "score trained models: per-vertex r, per-ROI summaries, noise ceiling on simulated data", runEvaluate},
-		{"models", "list, show or delete the models in the store", runModels},
+		{"models", "list, show or delete stored models; fetch feature-network weights", runModels},
 		{"submit", "write the challenge submission (test-image predictions and zip), or check one with --validate", runSubmit},
 		{"serve", "serve the browser viewer and live predictions", runServe},
 		{"meshes", "build the compact fsaverage mesh bundles, or fetch fsaverage5 (make meshes)", runMeshes},

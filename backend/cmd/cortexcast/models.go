@@ -21,11 +21,12 @@ import (
 
 func runModels(ctx context.Context, e *env, args []string) error {
 	const about = "Manage the model store: `models list` shows every stored model, `models show NAME` its manifest\n" +
-		"with the histogram of chosen alphas, `models delete NAME --yes` removes it."
+		"with the histogram of chosen alphas, `models delete NAME --yes` removes it; `models fetch NAME` downloads a\n" +
+		"feature network's weights (only when asked; `models fetch --list` shows the registry)."
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(e.stderr, "Usage: cortexcast models list|show|delete [flags] [NAME]\n\n%s\n", about)
+		fmt.Fprintf(e.stderr, "Usage: cortexcast models list|show|delete|fetch [flags] [NAME]\n\n%s\n", about)
 		if len(args) == 0 {
-			return errors.New("models: no subcommand given (list, show or delete)")
+			return errors.New("models: no subcommand given (list, show, delete or fetch)")
 		}
 		return flag.ErrHelp
 	}
