@@ -62,9 +62,11 @@ vet: test-deps
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./viewer ./meshes ./backend/api
 
+# The second run builds as `make build` does (OpenBLAS, GOEXPERIMENT=simd): the code paths only
+# those builds take (BLAS products, the simd sigmoid) are tested too.
 unit: test-deps build-deps
 	$(GO) test -count=1 ./...
-	$(BUILDENV) $(GO) test -count=1 $(if $(GOTAGS),-tags "$(GOTAGS)") ./backend/encoding/
+	$(BUILDENV) $(GO) test -count=1 $(if $(GOTAGS),-tags "$(GOTAGS)") ./backend/encoding/ ./backend/features/
 	$(GO) test -count=1 -race ./backend/server/ ./backend/api/
 
 # Each fuzz target runs briefly; what they find becomes a testdata/fuzz case.
