@@ -101,6 +101,16 @@ func packTri(a, b, c uint32) drawTri {
 	return drawTri(a) | drawTri(b)<<vertexBits | drawTri(c)<<(2*vertexBits)
 }
 
+// packTris returns the drawTris of triangles (3 vertex indices each) with
+// first added to every index.
+func packTris(tris []uint32, first uint32) []drawTri {
+	out := make([]drawTri, len(tris)/3)
+	for t := range out {
+		out[t] = packTri(first+tris[3*t], first+tris[3*t+1], first+tris[3*t+2])
+	}
+	return out
+}
+
 // vertex returns the record index of corner c (0..2).
 func (d drawTri) vertex(c int) uint32 {
 	return uint32(d>>(c*vertexBits)) & (1<<vertexBits - 1)
@@ -126,6 +136,10 @@ type scene struct {
 	shade  [2][]float32 // per vertex: Lambert shading, kept for recoloring
 	base   [2][]float32 // 3 per vertex, RGB 0..1
 	front  [2][]bool    // per triangle: drawn (faces the camera, on screen)
+	// dtris holds each hemisphere's triangles as drawTris: what culling
+	// reads and copies to the draw order, 8 bytes instead of 12 and no
+	// packing per frame.
+	dtris [2][]drawTri
 
 	// The triangles drawn: culled and keys in mesh order, order back to
 	// front (order[0:segEnd[0]] and order[segEnd[0]:segEnd[1]], one
@@ -175,6 +189,7 @@ func newScene(s0, s1 *surface) *scene {
 		sc.shade[h] = make([]float32, s.n)
 		sc.base[h] = make([]float32, 3*s.n)
 		sc.front[h] = make([]bool, s.numTriangles())
+		sc.dtris[h] = packTris(s.tris, uint32(sc.first[h]))
 		total += s.numTriangles()
 		sc.panelRadius = max(sc.panelRadius, s.radiusAround(s.center()))
 	}
@@ -406,12 +421,11 @@ const backFaceEps = 2.5
 
 // cullInput is one hemisphere's input to cullAndKey.
 type cullInput struct {
-	rec      []vrec
-	tris     []uint32
+	rec      []vrec      // of both hemispheres: dtris index them
+	dtris    []drawTri   // per triangle, packTri of its vertices' record indices
 	fnq      []int8      // 4 per triangle: quantised outward face normals (nil: none)
 	tbox     []normalBox // per cluster of triangles (nil: none)
 	fwd      Vec3        // view direction
-	first    uint32      // index of rec[0] among both hemispheres' records
 	twoSided bool
 	clip     Rect
 	inside   bool // every vertex projects inside clip: no off-screen test
@@ -419,7 +433,7 @@ type cullInput struct {
 }
 
 // cullAndKey appends the triangles of one hemisphere that are drawn to
-// keys and out (at m; vertex indices plus first),
+// keys and out (at m),
 // counts their keys in hist and returns the new count. A triangle is drawn
 // when its 3 screen vertices wind clockwise on screen (y down) —
 // counter-clockwise in view, i.e. facing the camera — or, on a two-sided
@@ -444,10 +458,16 @@ func cullAndKey(in *cullInput, dk depthKeyer, keys []uint16, out []drawTri, hist
 	return m
 }
 
+// fwdBits is the fixed-point precision of the view direction in the
+// integer back-face test: with q·f summed in int32 (|q| ≤ 127 per
+// component, f < 2^fwdBits) the rounding error of f shifts q·fwd by at most
+// 127·√3·0.5/2^fwdBits ≈ 1e-4, far inside backFaceEps's margin.
+const fwdBits = 20
+
 // cullCluster is cullAndKey for triangles t0 to t1; apart so that the
 // loop's values fit in registers.
 func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
-	rec, tris, front := in.rec, in.tris[3*t0:3*t1], in.front[t0:t1]
+	rec, dtris, front := in.rec, in.dtris[t0:t1], in.front[t0:t1]
 	useNormals := in.fnq != nil && !in.twoSided
 	var fnq []int8
 	if useNormals {
@@ -455,22 +475,23 @@ func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []
 	}
 	twoSided, inside := in.twoSided, in.inside
 	x0, y0, x1, y1 := in.clip.X, in.clip.Y, in.clip.X+in.clip.W, in.clip.Y+in.clip.H
-	fx, fy, fz := in.fwd[0], in.fwd[1], in.fwd[2]
-	first := in.first
-	for t := range front {
+	// The normal test in integers: no int-to-float conversions.
+	const one = 1 << fwdBits
+	fx, fy, fz := int32(math.Round(float64(in.fwd[0]*one))), int32(math.Round(float64(in.fwd[1]*one))), int32(math.Round(float64(in.fwd[2]*one)))
+	const eps = int32(backFaceEps * one)
+	front = front[:len(dtris)]
+	for t, dt := range dtris {
 		facing := false // surely faces the camera
 		if useNormals {
 			q := fnq[4*t : 4*t+3 : 4*t+3]
-			d := float32(q[0])*fx + float32(q[1])*fy + float32(q[2])*fz
-			if d > backFaceEps {
+			d := int32(q[0])*fx + int32(q[1])*fy + int32(q[2])*fz
+			if d > eps {
 				front[t] = false
 				continue
 			}
-			facing = d < -backFaceEps
+			facing = d < -eps
 		}
-		tr := tris[3*t : 3*t+3 : 3*t+3]
-		i0, i1, i2 := tr[0], tr[1], tr[2]
-		a, b, c := &rec[i0], &rec[i1], &rec[i2]
+		a, b, c := &rec[dt.vertex(0)], &rec[dt.vertex(1)], &rec[dt.vertex(2)]
 		if !facing || !inside {
 			ax, ay, bx, by, cx, cy := a.x, a.y, b.x, b.y, c.x, c.y
 			a2 := (bx-ax)*(cy-ay) - (by-ay)*(cx-ax)
@@ -486,7 +507,7 @@ func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []
 		k := dk.key(a.depth + b.depth + c.depth)
 		keys[m] = k
 		hist[k]++
-		out[m] = packTri(first+i0, first+i1, first+i2)
+		out[m] = dt
 		m++
 	}
 	return m
@@ -511,7 +532,7 @@ func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 	inf := float32(math.Inf(1))
 	keys, dt := make([]uint16, nt), make([]drawTri, nt)
 	hist := new([1 << 16]uint32)
-	in := &cullInput{rec: rec, tris: tris, clip: Rect{-inf, -inf, inf, inf}, inside: true, front: make([]bool, nt)}
+	in := &cullInput{rec: rec, dtris: packTris(tris, 0), clip: Rect{-inf, -inf, inf, inf}, inside: true, front: make([]bool, nt)}
 	m := cullAndKey(in, newDepthKeyer(r), keys, dt, hist, 0)
 	if m == 0 {
 		return nil
@@ -542,9 +563,9 @@ func (sc *scene) sortVisible(mode LayoutMode) {
 	for h, s := range sc.surf {
 		start := m
 		in := &cullInput{
-			rec: sc.rec[h], tris: s.tris, fnq: s.fnq, tbox: s.tbox, fwd: sc.basis[h].Forward,
-			first: uint32(sc.first[h]), twoSided: s.twoSided,
-			clip: sc.clip[h], inside: sc.inside(h, r), front: sc.front[h],
+			rec: sc.recAll, dtris: sc.dtris[h], fnq: s.fnq, tbox: s.tbox, fwd: sc.basis[h].Forward,
+			twoSided: s.twoSided,
+			clip:     sc.clip[h], inside: sc.inside(h, r), front: sc.front[h],
 		}
 		m = cullAndKey(in, dk, sc.keys, sc.culled, sc.hist, m)
 		sc.segEnd[h] = m
@@ -611,22 +632,25 @@ func (sc *scene) fill() {
 				sc.growVerts(nv + 3)
 			}
 			cur := &sc.chunks[len(sc.chunks)-1]
-			var k int
-			k, nv, ni = fillChunk(sc.order[from:to], rec, sc.slot, sc.verts, sc.idx, sc.gen<<16, cur.V0, nv, ni, sc.maxChunk)
+			vend := min(cur.V0+sc.maxChunk, len(sc.verts))
+			k, lv := fillChunk(sc.order[from:to], rec, sc.slot, sc.verts[cur.V0:vend], sc.idx[ni:], sc.gen<<16, nv-cur.V0)
 			from += k
+			nv, ni = cur.V0+lv, ni+3*k
 			cur.V1, cur.I1 = nv, ni
 		}
 	}
 }
 
-// fillChunk appends triangles of order to the chunk that starts at vertex
-// v0 (generation gen << 16 in slot), writing vertices from nv and indices
-// from ni, until order ends, the chunk could exceed limit vertices with
-// the next triangle or verts could overflow. It returns the number of
-// triangles written and the new nv and ni. Kept apart from fill so that
-// its few variables stay in registers.
-func fillChunk(order []drawTri, rec []vrec, slot []uint32, verts []Vertex, idx []uint16, gen uint32, v0, nv, ni, limit int) (k, nv1, ni1 int) {
-	end := min(v0+limit, len(verts)) - 3 // room for 3 more vertices while nv ≤ end
+// fillChunk appends triangles of order to a chunk whose vertices are
+// written to verts from nv (relative to the chunk's first vertex, with
+// generation gen << 16 in slot) and whose indices are written to idx from
+// 0, until order ends or verts lacks room for 3 more vertices (verts ends
+// where the chunk's vertex limit or the buffer does). It returns the
+// number of triangles written and the new nv. Kept apart from fill, with
+// as few live values as possible, so that they stay in registers.
+func fillChunk(order []drawTri, rec []vrec, slot []uint32, verts []Vertex, idx []uint16, gen uint32, nv int) (k, nv1 int) {
+	end := len(verts) - 3 // room for 3 more vertices while nv ≤ end
+	idx = idx[:3*len(order)]
 	for k = 0; k < len(order) && nv <= end; k++ {
 		dt := order[k]
 		g0, g1, g2 := dt.vertex(0), dt.vertex(1), dt.vertex(2)
@@ -635,28 +659,27 @@ func fillChunk(order []drawTri, rec []vrec, slot []uint32, verts []Vertex, idx [
 		// values in registers through one); a corner seen earlier in
 		// the chunk reuses its vertex.
 		if s0&^0xffff != gen {
-			s0 = gen | uint32(nv-v0)
+			s0 = gen | uint32(nv)
 			slot[g0] = s0
 			putVertex(&verts[nv], &rec[g0])
 			nv++
 		}
 		if s1&^0xffff != gen {
-			s1 = gen | uint32(nv-v0)
+			s1 = gen | uint32(nv)
 			slot[g1] = s1
 			putVertex(&verts[nv], &rec[g1])
 			nv++
 		}
 		if s2&^0xffff != gen {
-			s2 = gen | uint32(nv-v0)
+			s2 = gen | uint32(nv)
 			slot[g2] = s2
 			putVertex(&verts[nv], &rec[g2])
 			nv++
 		}
-		ix := idx[ni : ni+3 : ni+3]
+		ix := idx[3*k : 3*k+3 : 3*k+3]
 		ix[0], ix[1], ix[2] = uint16(s0), uint16(s1), uint16(s2)
-		ni += 3
 	}
-	return k, nv, ni
+	return k, nv
 }
 
 // putVertex writes the fields of v that change: the buffer holds the
