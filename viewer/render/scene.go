@@ -133,7 +133,7 @@ type scene struct {
 	recAll []vrec    // per vertex of both hemispheres
 	rec    [2][]vrec // those of each hemisphere: recAll[first[h]:][:n]
 	first  [2]int
-	shade  [2][]float32 // per vertex: Lambert shading, kept for recoloring
+	light  [2]Vec3      // per hemisphere: toward the light at the last projection, for recoloring
 	base   [2][]float32 // 3 per vertex, RGB 0..1
 	front  [2][]bool    // per triangle: drawn (faces the camera, on screen)
 	// dtris holds each hemisphere's triangles as drawTris: what culling
@@ -186,7 +186,6 @@ func newScene(s0, s1 *surface) *scene {
 	sc.first = [2]int{0, s0.n}
 	for h, s := range sc.surf {
 		sc.rec[h] = sc.recAll[sc.first[h] : sc.first[h]+s.n : sc.first[h]+s.n]
-		sc.shade[h] = make([]float32, s.n)
 		sc.base[h] = make([]float32, 3*s.n)
 		sc.front[h] = make([]bool, s.numTriangles())
 		sc.dtris[h] = packTris(s.tris, uint32(sc.first[h]))
@@ -276,6 +275,7 @@ func (sc *scene) project() {
 	for h, s := range sc.surf {
 		b, vp := &sc.basis[h], &sc.vp[h]
 		l := lightDir(b)
+		sc.light[h] = l
 		// Screen x, y and depth as affine functions of the position, the
 		// viewport's center and middle folded into the constant terms.
 		c := vp.Center
@@ -297,7 +297,7 @@ func (sc *scene) project() {
 				continue
 			}
 			c1 := min(c0+clusterSize, n)
-			xf.apply(s.pos[3*c0:3*c1], s.normals[3*c0:3*c1], sc.base[h][3*c0:3*c1], sc.shade[h][c0:c1], sc.rec[h][c0:c1])
+			xf.apply(s.pos[3*c0:3*c1], s.normals[3*c0:3*c1], sc.base[h][3*c0:3*c1], sc.rec[h][c0:c1])
 		}
 	}
 }
@@ -310,36 +310,38 @@ type projection struct {
 	twoSided bool
 }
 
-// apply fills rec (and shade) from positions, normals and base colors (3
-// per vertex each); apart from project so that its constants stay in
-// registers.
-func (xf *projection) apply(pos, nrm, base, shade []float32, rec []vrec) {
+// apply fills rec from positions, normals and base colors (3 per vertex
+// each); apart from project so that its constants stay in registers.
+func (xf *projection) apply(pos, nrm, base []float32, rec []vrec) {
 	x0, x1, x2, x3 := xf.x[0], xf.x[1], xf.x[2], xf.x[3]
 	y0, y1, y2, y3 := xf.y[0], xf.y[1], xf.y[2], xf.y[3]
 	d0, d1, d2, d3 := xf.d[0], xf.d[1], xf.d[2], xf.d[3]
 	lx, ly, lz := xf.l[0], xf.l[1], xf.l[2]
 	twoSided := xf.twoSided
-	shade = shade[:len(rec)]
 	for i := range rec {
 		p := pos[3*i : 3*i+3 : 3*i+3]
 		nr := nrm[3*i : 3*i+3 : 3*i+3]
 		bs := base[3*i : 3*i+3 : 3*i+3]
 		px, py, pz := p[0], p[1], p[2]
-		d := nr[0]*lx + nr[1]*ly + nr[2]*lz
-		if twoSided && d < 0 {
-			d = -d // the flat map is lit from either side
-		}
-		if d < 0 { // not max(0, d): Go's float max costs NaN checks
-			d = 0
-		}
-		sh := ambient + (1-ambient)*d
-		shade[i] = sh
+		sh := lambert(nr[0]*lx+nr[1]*ly+nr[2]*lz, twoSided)
 		r := &rec[i]
 		r.x = px*x0 + py*x1 + pz*x2 + x3
 		r.y = px*y0 + py*y1 + pz*y2 + y3
 		r.depth = px*d0 + py*d1 + pz*d2 + d3
 		r.rgb = packRGB(bs[0]*sh, bs[1]*sh, bs[2]*sh)
 	}
+}
+
+// lambert is Lambert's shading for n·l = d; a two-sided surface (the
+// flat map) is lit from either side.
+func lambert(d float32, twoSided bool) float32 {
+	if twoSided && d < 0 {
+		d = -d
+	}
+	if d < 0 { // not max(0, d): Go's float max costs NaN checks
+		d = 0
+	}
+	return ambient + (1-ambient)*d
 }
 
 // Lambert returns ambient + (1 − ambient)·max(0, n·l) for unit vectors.
@@ -591,15 +593,18 @@ func (sc *scene) inside(h int, r float32) bool {
 }
 
 // colorize sets the final per-vertex colors, base color times shading,
-// when the colors change without the camera (project does it otherwise).
+// when the colors change without the camera (project does it otherwise,
+// and does not keep the shading: recomputing it here is cheaper than
+// writing it on every camera change).
 func (sc *scene) colorize() {
-	for h := range sc.surf {
+	for h, s := range sc.surf {
 		rec := sc.rec[h]
 		n := len(rec)
-		base, sh := sc.base[h][:3*n], sc.shade[h][:n]
+		base, nrm := sc.base[h][:3*n], s.normals[:3*n]
+		l, twoSided := sc.light[h], s.twoSided
 		for i := range rec {
-			r := &rec[i]
-			r.rgb = packRGB(base[3*i]*sh[i], base[3*i+1]*sh[i], base[3*i+2]*sh[i])
+			sh := lambert(nrm[3*i]*l[0]+nrm[3*i+1]*l[1]+nrm[3*i+2]*l[2], twoSided)
+			rec[i].rgb = packRGB(base[3*i]*sh, base[3*i+1]*sh, base[3*i+2]*sh)
 		}
 	}
 }
