@@ -232,10 +232,10 @@ func (h *HemiMesh) Validate() error {
 		}
 	}
 	if len(h.Sulc) != n {
-		return fmt.Errorf("Sulc has %d values, want %d", len(h.Sulc), n)
+		return fmt.Errorf("field Sulc has %d values, want %d", len(h.Sulc), n)
 	}
 	if h.Curv != nil && len(h.Curv) != n {
-		return fmt.Errorf("Curv has %d values, want %d", len(h.Curv), n)
+		return fmt.Errorf("field Curv has %d values, want %d", len(h.Curv), n)
 	}
 	for _, t := range []struct {
 		name string
@@ -251,7 +251,7 @@ func (h *HemiMesh) Validate() error {
 		}
 	}
 	if (h.Flat == nil) != (h.FlatTriangles == nil) {
-		return errors.New("Flat and FlatTriangles must be both present or both absent")
+		return errors.New("fields Flat and FlatTriangles must be both present or both absent")
 	}
 	if len(h.Labels) > maxLabelMaps {
 		return fmt.Errorf("%d label maps, at most %d", len(h.Labels), maxLabelMaps)

@@ -246,10 +246,10 @@ func (g *GIfTI) checkTopology() error {
 func parseDims(x *xmlDataArray) ([]int, error) {
 	nd, err := strconv.Atoi(strings.TrimSpace(x.Dimensionality))
 	if err != nil {
-		return nil, fmt.Errorf("Dimensionality %q: %w", x.Dimensionality, err)
+		return nil, fmt.Errorf("attribute Dimensionality %q: %w", x.Dimensionality, err)
 	}
 	if nd < 1 || nd > maxDims {
-		return nil, fmt.Errorf("Dimensionality %d outside 1..%d", nd, maxDims)
+		return nil, fmt.Errorf("attribute Dimensionality %d outside 1..%d", nd, maxDims)
 	}
 	raw := [maxDims]string{x.Dim0, x.Dim1, x.Dim2, x.Dim3, x.Dim4, x.Dim5}
 	dims := make([]int, nd)
@@ -257,10 +257,10 @@ func parseDims(x *xmlDataArray) ([]int, error) {
 	for i := range nd {
 		d, err := strconv.Atoi(strings.TrimSpace(raw[i]))
 		if err != nil {
-			return nil, fmt.Errorf("Dim%d %q: %w", i, raw[i], err)
+			return nil, fmt.Errorf("attribute Dim%d %q: %w", i, raw[i], err)
 		}
 		if d < 0 {
-			return nil, fmt.Errorf("Dim%d = %d is negative", i, d)
+			return nil, fmt.Errorf("attribute Dim%d = %d is negative", i, d)
 		}
 		if d > 0 && total > MaxArrayElements/d {
 			return nil, fmt.Errorf("dimensions %v exceed the limit of %d elements", raw[:nd], MaxArrayElements)

@@ -369,7 +369,7 @@ func TestFloatToInt64Range(t *testing.T) {
 		ok bool
 	}{
 		{-9223372036854775808, true}, {9223372036854775807, false}, // the latter is 2^63 as a float64
-		{-0.0, true}, {1e18, true}, {0.5, false}, {math.NaN(), false}, {math.Inf(-1), false},
+		{math.Copysign(0, -1), true}, {1e18, true}, {0.5, false}, {math.NaN(), false}, {math.Inf(-1), false},
 	} {
 		_, err := floatToInt64(tc.v, 0, "<f8")
 		if (err == nil) != tc.ok {

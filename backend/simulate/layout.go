@@ -101,11 +101,6 @@ type hemiLayout struct {
 	labels map[string][]int64
 }
 
-// label returns class's label of challenge vertex number j.
-func (h *hemiLayout) label(class string, j int) int64 {
-	return h.labels[class][h.challenge[j]]
-}
-
 // MaskSource says where a dataset's masks came from.
 type MaskSource struct {
 	// Real is true when the visual-ROI and stream masks are the real ones
