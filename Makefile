@@ -17,6 +17,8 @@ SIMD    ?= $(if $(filter amd64,$(shell $(GO) env GOARCH)),simd)
 BUILDENV = $(if $(OPENBLAS_LIB),CGO_ENABLED=1 CGO_LDFLAGS=-lopenblas) $(if $(SIMD),GOEXPERIMENT=$(SIMD))
 # Debian packages: chromium for the browser tests, the X11/GL headers that Ebiten's native
 # build needs for `go vet`/`go test` of the viewer, python3 for the fixture scripts.
+# staticcheck, pinned; installed into bin/ by `make vet` from the module proxy.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_DEBS := libopenblas-dev python3-numpy chromium libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
 .PHONY: all build build-deps wasm meshes bundles run demo test test-deps vet unit fuzz browser bench clean fixtures
@@ -61,6 +63,9 @@ vet: test-deps
 	@test -z "$$(gofmt -l backend meshes viewer wasm)" || { gofmt -l backend meshes viewer wasm; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./viewer ./meshes ./backend/api
+	GOBIN=$(CURDIR)/bin $(GO) install $(STATICCHECK)
+	bin/staticcheck ./...
+	GOOS=js GOARCH=wasm bin/staticcheck ./wasm ./viewer ./meshes ./backend/api
 
 # The second run builds as `make build` does (OpenBLAS, GOEXPERIMENT=simd): the code paths only
 # those builds take (BLAS products, the simd sigmoid) are tested too.
