@@ -97,6 +97,12 @@ const vertexBits = 21
 // have together (full fsaverage has 2 × 163842).
 const MaxSceneVertices = 1 << vertexBits
 
+// packFaceNormal packs a quantised face normal (3 int8) into the low 3
+// bytes of a uint32, x lowest: one load per triangle in cullCluster.
+func packFaceNormal(q []int8) uint32 {
+	return uint32(uint8(q[0])) | uint32(uint8(q[1]))<<8 | uint32(uint8(q[2]))<<16
+}
+
 func packTri(a, b, c uint32) drawTri {
 	return drawTri(a) | drawTri(b)<<vertexBits | drawTri(c)<<(2*vertexBits)
 }
@@ -140,6 +146,9 @@ type scene struct {
 	// reads and copies to the draw order, 8 bytes instead of 12 and no
 	// packing per frame.
 	dtris [2][]drawTri
+	// fnw holds each hemisphere's quantised face normals packed per
+	// triangle (packFaceNormal), all 0 on two-sided surfaces.
+	fnw [2][]uint32
 
 	// The triangles drawn: culled and keys in mesh order, order back to
 	// front (order[0:segEnd[0]] and order[segEnd[0]:segEnd[1]], one
@@ -189,6 +198,12 @@ func newScene(s0, s1 *surface) *scene {
 		sc.base[h] = make([]float32, 3*s.n)
 		sc.front[h] = make([]bool, s.numTriangles())
 		sc.dtris[h] = packTris(s.tris, uint32(sc.first[h]))
+		sc.fnw[h] = make([]uint32, s.numTriangles())
+		if !s.twoSided {
+			for t := range sc.fnw[h] {
+				sc.fnw[h][t] = packFaceNormal(s.fnq[4*t : 4*t+3])
+			}
+		}
 		total += s.numTriangles()
 		sc.panelRadius = max(sc.panelRadius, s.radiusAround(s.center()))
 	}
@@ -425,7 +440,7 @@ const backFaceEps = 2.5
 type cullInput struct {
 	rec      []vrec      // of both hemispheres: dtris index them
 	dtris    []drawTri   // per triangle, packTri of its vertices' record indices
-	fnq      []int8      // 4 per triangle: quantised outward face normals (nil: none)
+	fnw      []uint32    // per triangle: packFaceNormal of its quantised outward normal, or 0: the winding decides
 	tbox     []normalBox // per cluster of triangles (nil: none)
 	fwd      Vec3        // view direction
 	twoSided bool
@@ -446,7 +461,7 @@ type cullInput struct {
 func cullAndKey(in *cullInput, dk depthKeyer, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
 	nt := len(in.front)
 	tbox := in.tbox
-	if in.fnq == nil || in.twoSided {
+	if in.twoSided {
 		tbox = nil
 	}
 	for t0 := 0; t0 < nt; t0 += clusterSize {
@@ -469,30 +484,22 @@ const fwdBits = 20
 // cullCluster is cullAndKey for triangles t0 to t1; apart so that the
 // loop's values fit in registers.
 func cullCluster(in *cullInput, t0, t1 int, dk depthKeyer, keys []uint16, out []drawTri, hist *[1 << 16]uint32, m int) int {
-	rec, dtris, front := in.rec, in.dtris[t0:t1], in.front[t0:t1]
-	useNormals := in.fnq != nil && !in.twoSided
-	var fnq []int8
-	if useNormals {
-		fnq = in.fnq[4*t0 : 4*t1]
-	}
+	rec, fnw, dtris, front := in.rec, in.fnw[t0:t1], in.dtris[t0:t1], in.front[t0:t1]
 	twoSided, inside := in.twoSided, in.inside
 	x0, y0, x1, y1 := in.clip.X, in.clip.Y, in.clip.X+in.clip.W, in.clip.Y+in.clip.H
 	// The normal test in integers: no int-to-float conversions.
 	const one = 1 << fwdBits
 	fx, fy, fz := int32(math.Round(float64(in.fwd[0]*one))), int32(math.Round(float64(in.fwd[1]*one))), int32(math.Round(float64(in.fwd[2]*one)))
 	const eps = int32(backFaceEps * one)
-	front = front[:len(dtris)]
-	for t, dt := range dtris {
-		facing := false // surely faces the camera
-		if useNormals {
-			q := fnq[4*t : 4*t+3 : 4*t+3]
-			d := int32(q[0])*fx + int32(q[1])*fy + int32(q[2])*fz
-			if d > eps {
-				front[t] = false
-				continue
-			}
-			facing = d < -eps
+	dtris, front = dtris[:len(fnw)], front[:len(fnw)] // no bounds checks below
+	for t, w := range fnw {
+		d := int32(int8(w))*fx + int32(int8(w>>8))*fy + int32(int8(w>>16))*fz
+		if d > eps {
+			front[t] = false
+			continue
 		}
+		facing := d < -eps // surely faces the camera
+		dt := dtris[t]
 		a, b, c := &rec[dt.vertex(0)], &rec[dt.vertex(1)], &rec[dt.vertex(2)]
 		if !facing || !inside {
 			ax, ay, bx, by, cx, cy := a.x, a.y, b.x, b.y, c.x, c.y
@@ -534,7 +541,7 @@ func BackToFront(sx, sy, depth []float32, tris []uint32) []uint32 {
 	inf := float32(math.Inf(1))
 	keys, dt := make([]uint16, nt), make([]drawTri, nt)
 	hist := new([1 << 16]uint32)
-	in := &cullInput{rec: rec, dtris: packTris(tris, 0), clip: Rect{-inf, -inf, inf, inf}, inside: true, front: make([]bool, nt)}
+	in := &cullInput{rec: rec, dtris: packTris(tris, 0), fnw: make([]uint32, nt), clip: Rect{-inf, -inf, inf, inf}, inside: true, front: make([]bool, nt)}
 	m := cullAndKey(in, newDepthKeyer(r), keys, dt, hist, 0)
 	if m == 0 {
 		return nil
@@ -565,7 +572,7 @@ func (sc *scene) sortVisible(mode LayoutMode) {
 	for h, s := range sc.surf {
 		start := m
 		in := &cullInput{
-			rec: sc.recAll, dtris: sc.dtris[h], fnq: s.fnq, tbox: s.tbox, fwd: sc.basis[h].Forward,
+			rec: sc.recAll, dtris: sc.dtris[h], fnw: sc.fnw[h], tbox: s.tbox, fwd: sc.basis[h].Forward,
 			twoSided: s.twoSided,
 			clip:     sc.clip[h], inside: sc.inside(h, r), front: sc.front[h],
 		}
