@@ -61,20 +61,15 @@ func benchViewer(ctx context.Context, b *bench, dir string, frames int) error {
 			return fmt.Errorf("%s: %w", label, err)
 		}
 		m := viewerModel(bundle)
-		times := make([]time.Duration, 0, frames)
-		// Collect the garbage of building the bundle now: frames allocate
-		// nothing, so no collection should run (on the timed core) after.
-		runtime.GC()
-		for i := range frames + 3 {
-			start := time.Now()
-			m.Orbit(0, 0, 3, 1) // a 3-pixel drag
-			m.Prepare()
-			if i >= 3 {
-				times = append(times, time.Since(start))
-			}
+		wall, cpu, hasCPU := viewerFrames(m, frames)
+		// The frame's own CPU time is judged when the thread clock is
+		// there: with other programs on the machine's few cores,
+		// wall-clock time also counts the time the thread waited to run.
+		judged, what := wall, "wall"
+		if hasCPU {
+			judged, what = cpu, "thread CPU"
 		}
-		slices.Sort(times)
-		median := times[len(times)/2]
+		median := judged[len(judged)/2]
 		verdict := ""
 		if median > t.target {
 			verdict = ", MISSED"
@@ -85,10 +80,39 @@ func benchViewer(ctx context.Context, b *bench, dir string, frames int) error {
 		if len(chunks) > 0 {
 			nv = chunks[len(chunks)-1].V1
 		}
-		fmt.Fprintf(b.out, "%s: Go %.2f ms per frame (median of %d, best %.2f ms; %d of %d triangles drawn, %d vertices in %d draw calls) (target <= %d ms%s)\n",
-			label, ms(median), frames, ms(times[0]), m.Drawn(), m.NumTriangles(), nv, len(chunks), t.target.Milliseconds(), verdict)
+		fmt.Fprintf(b.out, "%s: Go %.2f ms %s time per frame (median of %d, best %.2f ms; wall median %.2f ms; %d of %d triangles drawn, %d vertices in %d draw calls) (target <= %d ms%s)\n",
+			label, ms(median), what, frames, ms(judged[0]), ms(wall[len(wall)/2]), m.Drawn(), m.NumTriangles(), nv, len(chunks), t.target.Milliseconds(), verdict)
 	}
 	return nil
+}
+
+// viewerFrames times frames camera-change frames of m (after 3 untimed
+// ones) and returns their wall-clock times and the CPU times of the thread
+// that ran them, both sorted, and whether the CPU times were measured.
+func viewerFrames(m *render.Model, frames int) (wall, cpu []time.Duration, hasCPU bool) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Collect the garbage of building the bundle now: frames allocate
+	// nothing, so no collection should run (on the timed core) after.
+	runtime.GC()
+	wall = make([]time.Duration, 0, frames)
+	cpu = make([]time.Duration, 0, frames)
+	_, hasCPU = threadCPUTime()
+	for i := range frames + 3 {
+		c0, _ := threadCPUTime()
+		start := time.Now()
+		m.Orbit(0, 0, 3, 1) // a 3-pixel drag
+		m.Prepare()
+		w := time.Since(start)
+		c1, _ := threadCPUTime()
+		if i >= 3 {
+			wall = append(wall, w)
+			cpu = append(cpu, c1-c0)
+		}
+	}
+	slices.Sort(wall)
+	slices.Sort(cpu)
+	return wall, cpu, hasCPU
 }
 
 // viewerModel is the viewer's model at 1280×720 with an overlay on every
