@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"cortexcast/meshes"
 )
@@ -24,37 +25,81 @@ const (
 // its buffers start at the usual size for the mesh). A Model is not safe for
 // concurrent use.
 type Model struct {
-	b        *meshes.Bundle
-	sc       *scene
-	surf     int
-	classes  []string
-	shown    []bool
-	thresh   float32
-	opacity  float32
-	oneSide  bool
-	outDirty bool
-	nVert    [2]int
-	cam      Camera
-	mode     LayoutMode
-	overlay  [2][]float32
-	hasOver  [2]bool
-	cmap     *Colormap
-	vmin     float32
-	vmax     float32
-	auto     bool
+	b       *meshes.Bundle
+	sc      *scene
+	surf    int
+	classes []string
+	shown   []bool
+	thresh  float32
+	opacity float32
+	oneSide bool
+	nVert   [2]int
+	cam     Camera
+	mode    LayoutMode
+	overlay [2][]float32
+	hasOver [2]bool
+	cmap    *Colormap
+	vmin    float32
+	vmax    float32
+	auto    bool
 
 	screenW, screenH int
 	textScale        float32
 	area, bar        Rect
 
-	geomDirty, colorDirty bool
+	// dirty says what each scene (0: sc, 1: lod) must redo at its next
+	// Prepare.
+	dirty [2]dirt
+
+	// Level of detail while the camera moves (lod.go): lod is the scene
+	// of the next coarser mesh level (nil when the meshes are not
+	// subdivided icosahedra of at least lodMin triangles per hemisphere,
+	// or the flat map is shown), view the scene drawn, moved when the
+	// camera last changed, now the clock.
+	lodOn  bool
+	lod    *scene
+	view   *scene
+	lodMin int
+	moved  time.Time
+	now    func() time.Time
+}
+
+// dirt is a set of what a scene must redo.
+type dirt uint8
+
+const (
+	dirtGeom  dirt = 1 << iota // camera or screen: projection, order, draw list
+	dirtColor                  // overlay, range or colormap: colors, draw list
+	dirtOut                    // shown outlines
+)
+
+// lodMinTriangles is the fewest triangles per hemisphere for which a
+// Model draws the coarser level while the camera moves: full fsaverage
+// (327,680) but not fsaverage6 or fsaverage5, which are fast enough.
+const lodMinTriangles = 1 << 17
+
+// motionSettle is how long the camera must rest before the full mesh is
+// drawn again after coarser frames.
+const motionSettle = 200 * time.Millisecond
+
+// mark makes both scenes redo d.
+func (m *Model) mark(d dirt) {
+	m.dirty[0] |= d
+	m.dirty[1] |= d
+}
+
+// cameraMoved marks a camera change: geometry, and the time for the level
+// of detail.
+func (m *Model) cameraMoved() {
+	m.mark(dirtGeom)
+	m.moved = m.now()
 }
 
 // NewModel returns a model of b (nil: no mesh yet) from the default view,
 // with the RdBu_r colormap, an automatic range and an 800×600 screen.
 func NewModel(b *meshes.Bundle) *Model {
 	cm, _ := ColormapByName("RdBu_r")
-	m := &Model{cmap: cm, auto: true, vmin: -1, vmax: 1, screenW: 800, screenH: 600, textScale: 1, opacity: 1}
+	m := &Model{cmap: cm, auto: true, vmin: -1, vmax: 1, screenW: 800, screenH: 600, textScale: 1, opacity: 1, lodMin: lodMinTriangles, now: time.Now}
 	m.cam, _ = PresetCamera("default")
 	m.SetBundle(b)
 	return m
@@ -70,12 +115,12 @@ func (m *Model) SetBundle(b *meshes.Bundle) {
 		b = nil
 	}
 	m.b = b
-	m.sc = nil
+	m.sc, m.lod, m.view = nil, nil, nil
 	m.nVert = [2]int{}
 	m.overlay = [2][]float32{}
 	m.hasOver = [2]bool{}
 	m.classes, m.shown = nil, nil
-	m.geomDirty, m.colorDirty, m.outDirty = true, true, true
+	m.mark(dirtGeom | dirtColor | dirtOut)
 	if b == nil {
 		return
 	}
@@ -101,15 +146,46 @@ func (m *Model) buildScene() {
 		s0, k0 = newSurface(&b.Hemis[0], k1)
 	}
 	m.surf = k0
-	m.sc = newScene(s0, s1)
-	for h, s := range m.sc.surf {
-		m.sc.roi[h] = make([]*roiClass, len(m.classes))
-		for ci, name := range m.classes {
-			m.sc.roi[h][ci] = newROIClass(b.Hemis[h].Label(name), s)
+	m.sc = m.newScene(s0, s1, [2]*meshes.HemiMesh{&b.Hemis[0], &b.Hemis[1]})
+	m.view, m.lod = m.sc, nil
+	if m.surf != meshes.SurfFlat && min(s0.numTriangles(), s1.numTriangles()) >= m.lodMin {
+		c0, ok0 := coarserHemi(&b.Hemis[0])
+		c1, ok1 := coarserHemi(&b.Hemis[1])
+		if ok0 && ok1 {
+			l0, _ := newSurface(c0, m.surf)
+			l1, _ := newSurface(c1, m.surf)
+			m.lod = m.newScene(l0, l1, [2]*meshes.HemiMesh{c0, c1})
 		}
 	}
-	m.geomDirty, m.colorDirty, m.outDirty = true, true, true
+	m.mark(dirtGeom | dirtColor | dirtOut)
 }
+
+// newScene returns the scene of two prepared surfaces with the ROI classes
+// of their meshes.
+func (m *Model) newScene(s0, s1 *surface, hm [2]*meshes.HemiMesh) *scene {
+	sc := newScene(s0, s1)
+	for h, s := range sc.surf {
+		sc.roi[h] = make([]*roiClass, len(m.classes))
+		for ci, name := range m.classes {
+			sc.roi[h][ci] = newROIClass(hm[h].Label(name), s)
+		}
+	}
+	return sc
+}
+
+// SetMotionLOD turns the level of detail on or off: when on, and the
+// meshes are large subdivided icosahedra (full fsaverage), Prepare draws
+// the next coarser level (fsaverage6: the same vertices at the same places
+// with their own values, a quarter of the triangles) while the camera
+// moves, and the full mesh once it has rested for motionSettle. Pick and
+// VertexScreen then see only the coarser level's vertices. Off by default.
+func (m *Model) SetMotionLOD(on bool) { m.lodOn = on }
+
+// MotionLOD reports whether the level of detail is on.
+func (m *Model) MotionLOD() bool { return m.lodOn }
+
+// Coarse reports whether the last Prepare drew the coarser level.
+func (m *Model) Coarse() bool { return m.view != nil && m.view == m.lod }
 
 // SetSurface selects the surface kind drawn (meshes.SurfInflated…
 // SurfFlat). A kind the bundle lacks draws the inflated surface; Surface
@@ -152,7 +228,7 @@ func (m *Model) SetROIVisible(class string, on bool) bool {
 	}
 	if m.shown[i] != on {
 		m.shown[i] = on
-		m.outDirty = true
+		m.mark(dirtOut)
 	}
 	return true
 }
@@ -170,7 +246,7 @@ func (m *Model) SetThreshold(t float32) {
 		t = 0
 	}
 	m.thresh = t
-	m.colorDirty = true
+	m.mark(dirtColor)
 }
 
 // Threshold returns the overlay threshold.
@@ -183,7 +259,7 @@ func (m *Model) SetOpacity(a float32) {
 		a = 1
 	}
 	m.opacity = min(max(a, 0), 1)
-	m.colorDirty = true
+	m.mark(dirtColor)
 }
 
 // Opacity returns the overlay opacity.
@@ -193,7 +269,7 @@ func (m *Model) Opacity() float32 { return m.opacity }
 // (±max|value|, the default) or one-sided ([min, max]).
 func (m *Model) SetSymmetric(on bool) {
 	m.oneSide = !on
-	m.colorDirty = true
+	m.mark(dirtColor)
 }
 
 // Symmetric reports whether the automatic range is symmetric.
@@ -224,14 +300,14 @@ func (m *Model) SetOverlay(hemi int, values []float32) error {
 	}
 	copy(m.overlay[hemi], values)
 	m.hasOver[hemi] = true
-	m.colorDirty = true
+	m.mark(dirtColor)
 	return nil
 }
 
 // ClearOverlay removes both overlays.
 func (m *Model) ClearOverlay() {
 	m.hasOver = [2]bool{}
-	m.colorDirty = true
+	m.mark(dirtColor)
 }
 
 // HasOverlay reports whether either hemisphere has an overlay.
@@ -246,7 +322,7 @@ func (m *Model) SetRange(vmin, vmax float32) {
 	if !m.auto {
 		m.vmin, m.vmax = vmin, vmax
 	}
-	m.colorDirty = true
+	m.mark(dirtColor)
 }
 
 // Range returns the values at the ends of the colormap.
@@ -259,7 +335,7 @@ func (m *Model) Range() (vmin, vmax float32) {
 func (m *Model) SetColormap(c *Colormap) {
 	if c != nil {
 		m.cmap = c
-		m.colorDirty = true
+		m.mark(dirtColor)
 	}
 }
 
@@ -273,7 +349,7 @@ func (m *Model) Camera() Camera { return m.cam }
 // zoom.
 func (m *Model) SetCamera(c Camera) {
 	m.cam = Camera{Azimuth: wrapDegrees(c.Azimuth), Elevation: min(max(c.Elevation, -90), 90), Zoom: 1}.Zoomed(c.Zoom)
-	m.geomDirty = true
+	m.cameraMoved()
 }
 
 // SetView moves the camera to a preset, keeping the zoom.
@@ -310,26 +386,26 @@ func (m *Model) Orbit(x, y, dx, dy float32) {
 		}
 	}
 	m.cam = m.cam.Orbit(-dx*unit, dy*unit)
-	m.geomDirty = true
+	m.cameraMoved()
 }
 
 // Zoom multiplies the zoom by f.
 func (m *Model) Zoom(f float32) {
 	m.cam = m.cam.Zoomed(f)
-	m.geomDirty = true
+	m.cameraMoved()
 }
 
 // SetLayoutMode selects panels or one shared scene.
 func (m *Model) SetLayoutMode(mode LayoutMode) {
 	m.mode = mode
-	m.geomDirty = true
+	m.mark(dirtGeom)
 }
 
 // SetScreen sets the screen size in pixels and the integer text scale.
 func (m *Model) SetScreen(w, h int, textScale float32) {
 	if w != m.screenW || h != m.screenH || textScale != m.textScale {
 		m.screenW, m.screenH, m.textScale = w, h, max(1, textScale)
-		m.geomDirty = true
+		m.mark(dirtGeom)
 	}
 }
 
@@ -359,10 +435,10 @@ func (m *Model) BarRect() Rect {
 // Panels returns the drawing rectangle of each hemisphere (both the whole
 // area in LayoutScene). Valid after Prepare.
 func (m *Model) Panels() [2]Rect {
-	if m.sc == nil {
+	if m.view == nil {
 		return [2]Rect{m.area, m.area}
 	}
-	return m.sc.clip
+	return m.view.clip
 }
 
 // Mode returns the layout mode.
@@ -405,16 +481,25 @@ func (m *Model) updateRange() {
 // Prepare brings the vertex buffer up to date and reports whether it
 // changed.
 func (m *Model) Prepare() bool {
-	sc := m.sc
-	if sc == nil || !(m.geomDirty || m.colorDirty || m.outDirty) {
+	if m.sc == nil {
 		return false
 	}
-	if m.outDirty && !m.geomDirty && !m.colorDirty {
-		m.fillOutlines()
-		m.outDirty = false
+	sc, i := m.sc, 0
+	if m.lod != nil && m.lodOn && m.now().Sub(m.moved) < motionSettle {
+		sc, i = m.lod, 1
+	}
+	changed := m.view != sc
+	m.view = sc
+	d := m.dirty[i]
+	if d == 0 {
+		return changed
+	}
+	m.dirty[i] = 0
+	if d == dirtOut {
+		m.fillOutlines(sc)
 		return true
 	}
-	if m.colorDirty {
+	if d&dirtColor != 0 {
 		m.updateRange()
 		for h := range 2 {
 			var ov []float32
@@ -424,7 +509,7 @@ func (m *Model) Prepare() bool {
 			sc.setBase(h, ov, m.cmap, m.vmin, m.vmax, m.thresh, m.opacity)
 		}
 	}
-	if m.geomDirty {
+	if d&dirtGeom != 0 {
 		m.layoutBands()
 		sc.setViewports(m.mode, m.area, m.cam)
 		sc.project() // positions and shaded colors
@@ -433,10 +518,9 @@ func (m *Model) Prepare() bool {
 		sc.colorize()
 	}
 	sc.fill()
-	if m.geomDirty || m.outDirty {
-		m.fillOutlines()
+	if d&(dirtGeom|dirtOut) != 0 {
+		m.fillOutlines(sc)
 	}
-	m.geomDirty, m.colorDirty, m.outDirty = false, false, false
 	return true
 }
 
@@ -444,41 +528,41 @@ func (m *Model) Prepare() bool {
 // and the chunks to pass to one DrawTriangles call each, in drawing order
 // (back to front). It stays valid until the next Prepare.
 func (m *Model) DrawList() (verts []Vertex, indices []uint16, chunks []Chunk) {
-	if m.sc == nil {
+	if m.view == nil {
 		return nil, nil, nil
 	}
-	return m.sc.verts, m.sc.idx, m.sc.chunks
+	return m.view.verts, m.view.idx, m.view.chunks
 }
 
 // Drawn returns the number of visible triangles after Prepare.
 func (m *Model) Drawn() int {
-	if m.sc == nil {
+	if m.view == nil {
 		return 0
 	}
-	return m.sc.segEnd[1]
+	return m.view.segEnd[1]
 }
 
-// fillOutlines rebuilds the outline draw list and labels.
-func (m *Model) fillOutlines() {
+// fillOutlines rebuilds the outline draw list and labels of sc.
+func (m *Model) fillOutlines(sc *scene) {
 	// Regions smaller than this many visible vertices get no label.
-	labelMin := max(1, m.nVert[0]/1000)
-	m.sc.fillOutlines(m.shown, 0.75*m.textScale, labelMin)
+	labelMin := max(1, sc.surf[0].n/1000)
+	sc.fillOutlines(m.shown, 0.75*m.textScale, labelMin)
 }
 
 // Outlines returns the ROI outline draw list after Prepare (quads, in
 // chunks like DrawList's) and the labels of the shown classes.
 func (m *Model) Outlines() (verts []Vertex, indices []uint16, chunks []Chunk, labels []Label) {
-	if m.sc == nil {
+	if m.view == nil {
 		return nil, nil, nil, nil
 	}
-	return m.sc.lverts, m.sc.lidx, m.sc.lchunks, m.sc.labels
+	return m.view.lverts, m.view.lidx, m.view.lchunks, m.view.labels
 }
 
 // Pick returns the visible vertex whose projection is nearest to the
 // screen point (x, y), within maxDist pixels, after Prepare: its
 // hemisphere and index, and ok false when there is none.
 func (m *Model) Pick(x, y, maxDist float32) (hemi, vertex int, ok bool) {
-	sc := m.sc
+	sc := m.view
 	if sc == nil {
 		return 0, 0, false
 	}
@@ -513,7 +597,7 @@ func (m *Model) Pick(x, y, maxDist float32) (hemi, vertex int, ok bool) {
 // VertexScreen returns where vertex v of hemisphere h is drawn after
 // Prepare, and whether it is visible.
 func (m *Model) VertexScreen(h, v int) (x, y float32, visible bool) {
-	sc := m.sc
+	sc := m.view
 	if sc == nil || h < 0 || h > 1 || v < 0 || v >= len(sc.rec[h]) {
 		return 0, 0, false
 	}
