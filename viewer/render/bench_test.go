@@ -11,6 +11,7 @@ import (
 // BenchmarkFrame1280x720 measures the per-frame CPU work of the viewer at 1280×720 with an
 // overlay on every vertex and every ROI class's outlines shown: "camera" is a frame after a
 // camera change (projection, culling, back-to-front sort, colors, draw list, outlines),
+// "drag" the same with the level of detail on,
 // "overlay" a frame after a new map (colors and draw list), "hover" one pointer pick, and
 // "still" a frame with nothing changed. It reports ms per frame.
 func BenchmarkFrame1280x720(b *testing.B) {
@@ -47,6 +48,11 @@ func BenchmarkFrame1280x720(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/frame")
 		}
 		b.Run(name+"/camera", func(b *testing.B) { frame(b, func(int) { m.Orbit(0, 0, 3, 1) }) })
+		// "drag": camera changes with the level of detail on (the coarser
+		// level on full fsaverage; fsaverage5 has none at this size).
+		m.SetMotionLOD(true)
+		b.Run(name+"/drag", func(b *testing.B) { frame(b, func(int) { m.Orbit(0, 0, 3, 1) }) })
+		m.SetMotionLOD(false)
 		b.Run(name+"/overlay", func(b *testing.B) {
 			frame(b, func(i int) {
 				if err := m.SetOverlay(i%2, vals[i%2]); err != nil {

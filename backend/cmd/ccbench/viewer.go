@@ -82,6 +82,19 @@ func benchViewer(ctx context.Context, b *bench, dir string, frames int) error {
 		}
 		fmt.Fprintf(b.out, "%s: Go %.2f ms %s time per frame (median of %d, best %.2f ms; wall median %.2f ms; %d of %d triangles drawn, %d vertices in %d draw calls) (target <= %d ms%s)\n",
 			label, ms(median), what, frames, ms(judged[0]), ms(wall[len(wall)/2]), m.Drawn(), m.NumTriangles(), nv, len(chunks), t.target.Milliseconds(), verdict)
+		// The viewer's drag with the level of detail on: full fsaverage
+		// draws its coarser level until the camera rests. Reported beside
+		// the full frame, which the target judges.
+		m.SetMotionLOD(true)
+		wall, cpu, _ = viewerFrames(m, frames)
+		if m.Coarse() {
+			lod := wall
+			if hasCPU {
+				lod = cpu
+			}
+			fmt.Fprintf(b.out, "%s while dragging (coarser level): Go %.2f ms %s time per frame (median of %d; %d triangles drawn)\n",
+				label, ms(lod[len(lod)/2]), what, frames, m.Drawn())
+		}
 	}
 	return nil
 }
