@@ -116,8 +116,13 @@ const (
 // default posterior-lateral view, each hemisphere in its own panel, with
 // the RdBu_r colormap and an automatic symmetric range.
 func New(b *meshes.Bundle) *Viewer {
+	m := render.NewModel(b)
+	// Full fsaverage draws its fsaverage6 level while the camera moves (a
+	// quarter of the triangles: drag frames in a few ms) and the full mesh
+	// once the camera rests; smaller meshes are always drawn in full.
+	m.SetMotionLOD(true)
 	return &Viewer{
-		m:          render.NewModel(b),
+		m:          m,
 		devScale:   1,
 		textMul:    1,
 		barDirty:   true,

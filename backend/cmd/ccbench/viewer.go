@@ -82,9 +82,9 @@ func benchViewer(ctx context.Context, b *bench, dir string, frames int) error {
 		}
 		fmt.Fprintf(b.out, "%s: Go %.2f ms %s time per frame (median of %d, best %.2f ms; wall median %.2f ms; %d of %d triangles drawn, %d vertices in %d draw calls) (target <= %d ms%s)\n",
 			label, ms(median), what, frames, ms(judged[0]), ms(wall[len(wall)/2]), m.Drawn(), m.NumTriangles(), nv, len(chunks), t.target.Milliseconds(), verdict)
-		// The viewer's drag with the level of detail on: full fsaverage
-		// draws its coarser level until the camera rests. Reported beside
-		// the full frame, which the target judges.
+		// The viewer's drag, as the viewer runs it (level of detail on):
+		// full fsaverage draws its coarser level until the camera rests,
+		// then the full frame above once. Both are judged by the target.
 		m.SetMotionLOD(true)
 		wall, cpu, _ = viewerFrames(m, frames)
 		if m.Coarse() {
@@ -92,8 +92,14 @@ func benchViewer(ctx context.Context, b *bench, dir string, frames int) error {
 			if hasCPU {
 				lod = cpu
 			}
-			fmt.Fprintf(b.out, "%s while dragging (coarser level): Go %.2f ms %s time per frame (median of %d; %d triangles drawn)\n",
-				label, ms(lod[len(lod)/2]), what, frames, m.Drawn())
+			med := lod[len(lod)/2]
+			verdict := ""
+			if med > t.target {
+				verdict = ", MISSED"
+				b.missed = true
+			}
+			fmt.Fprintf(b.out, "%s while the camera moves (fsaverage6 level until it rests 200 ms): Go %.2f ms %s time per frame (median of %d; %d triangles drawn) (target <= %d ms%s)\n",
+				label, ms(med), what, frames, m.Drawn(), t.target.Milliseconds(), verdict)
 		}
 	}
 	return nil
