@@ -194,7 +194,7 @@ func (e *ONNX) BatchSize() (int, string) { return e.opts.BatchSize, e.batchFrom 
 
 // PerImageBytes returns the activation memory of one image: the sum of the
 // sizes of every value the one-image graph computes (parameters and
-// constants excluded), plus the im2col matrix of each convolution. The
+// constants excluded), plus twice the im2col matrix of each convolution. The
 // backend frees values once used, so the real peak is lower: this is a
 // safe bound for choosing a batch size.
 func (e *ONNX) PerImageBytes() int64 { return e.perImage }
@@ -209,10 +209,11 @@ func activationBytes(g *Graph) int64 {
 		case NodeTypeConvGeneral:
 			// im2colBackend's column matrix: (output positions) × (Cin·kernel
 			// area), i.e. out.Size()/Cout × kernel.Size()/Cout with the
-			// kernel in ONNX's O×I×kH×kW layout.
+			// kernel in ONNX's O×I×kH×kW layout; twice, as it is built as
+			// float64 pairs and copied back to float32.
 			if in := n.Inputs(); len(in) == 2 && in[1].Shape().Rank() > 0 {
 				if cout := in[1].Shape().Dimensions[0]; cout > 0 {
-					sum += int64(n.Shape().Size()/cout) * int64(in[1].Shape().Size()/cout) * int64(n.DType().Size())
+					sum += 2 * int64(n.Shape().Size()/cout) * int64(in[1].Shape().Size()/cout) * int64(n.DType().Size())
 				}
 			}
 		}
