@@ -18,7 +18,7 @@ import (
 
 	gcompute "github.com/gomlx/compute"
 
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // gomlx graph building reads best unqualified
+	. "github.com/gomlx/gomlx/core/graph" // gomlx graph building reads best unqualified (staticcheck.conf allows it)
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/onnx-gomlx/onnx"
@@ -217,7 +217,7 @@ func activationBytes(g *Graph) int64 {
 				}
 			}
 		}
-		sum += int64(n.Shape().Memory())
+		sum += int64(n.Shape().ByteSize())
 	}
 	return sum
 }
