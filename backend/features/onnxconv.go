@@ -458,58 +458,45 @@ func (f *im2colFunction) Logistic(x compute.Value) (compute.Value, error) {
 	if err != nil || !f.poly || xs.DType != dtypes.Float32 || xs.IsDynamic() {
 		return f.Function.Logistic(x)
 	}
-	c := func(v float32) (compute.Value, error) { return f.Constant([]float32{v}) }
+	// Each step is skipped once one has failed; the first error is returned.
 	var firstErr error
-	op := func(fn func(a, b compute.Value) (compute.Value, error), a compute.Value, v float32) compute.Value {
+	k := func(v float32) compute.Value {
 		if firstErr != nil {
 			return nil
 		}
-		k, err := c(v)
-		if err == nil {
-			a, err = fn(a, k)
-		}
+		c, err := f.Constant([]float32{v})
 		firstErr = err
-		return a
+		return c
 	}
-	h := op(f.Mul, x, 0.5)
-	lo, err := c(-tanhClamp)
-	if err != nil {
-		return nil, err
+	do := func(fn func(a, b compute.Value) (compute.Value, error), a, b compute.Value) compute.Value {
+		if firstErr != nil {
+			return nil
+		}
+		v, err := fn(a, b)
+		firstErr = err
+		return v
 	}
-	hi, err := c(tanhClamp)
-	if err != nil {
-		return nil, err
+	// poly evaluates coef[0] + coef[1]·z + … by Horner's rule.
+	poly := func(coef []float32, z compute.Value) compute.Value {
+		p := do(f.Mul, z, k(coef[len(coef)-1]))
+		for i := len(coef) - 2; i >= 0; i-- {
+			p = do(f.Add, p, k(coef[i]))
+			if i > 0 {
+				p = do(f.Mul, p, z)
+			}
+		}
+		return p
 	}
+	h := do(f.Mul, x, k(0.5))
+	lo, hi := k(-tanhClamp), k(tanhClamp)
 	if firstErr == nil {
 		h, firstErr = f.Clamp(lo, h, hi)
 	}
-	var h2, p, q compute.Value
-	if firstErr == nil {
-		h2, firstErr = f.Mul(h, h)
-	}
-	p = op(f.Mul, h2, tanhA[6])
-	for i := 5; i >= 0; i-- {
-		p = op(f.Add, p, tanhA[i])
-		if i > 0 && firstErr == nil {
-			p, firstErr = f.Mul(p, h2)
-		}
-	}
-	if firstErr == nil {
-		p, firstErr = f.Mul(p, h)
-	}
-	q = op(f.Mul, h2, tanhB[3])
-	for i := 2; i >= 0; i-- {
-		q = op(f.Add, q, tanhB[i])
-		if i > 0 && firstErr == nil {
-			q, firstErr = f.Mul(q, h2)
-		}
-	}
-	var t compute.Value
-	if firstErr == nil {
-		t, firstErr = f.Div(p, q)
-	}
-	t = op(f.Mul, t, 0.5)
-	t = op(f.Add, t, 0.5)
+	h2 := do(f.Mul, h, h)
+	p := do(f.Mul, poly(tanhA[:], h2), h) // odd numerator
+	q := poly(tanhB[:], h2)
+	t := do(f.Div, p, q)
+	t = do(f.Add, do(f.Mul, t, k(0.5)), k(0.5))
 	if firstErr != nil {
 		return nil, firstErr
 	}
