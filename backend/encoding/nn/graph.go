@@ -266,18 +266,10 @@ func tensorOf(p *param) *tensors.Tensor { return tensors.FromFlatDataAndDimensio
 
 func scalar(v float64) *tensors.Tensor { return tensors.FromScalar(float32(v)) }
 
-// readInto copies t's values into dst and frees t.
+// readInto copies t's values into dst (copyOut) and frees t.
 func readInto(dst []float32, t *tensors.Tensor) error {
 	defer t.FinalizeAll()
-	d, err := tensors.CopyFlatData[float32](t)
-	if err != nil {
-		return err
-	}
-	if len(d) != len(dst) {
-		return fmt.Errorf("nn: graph output has %d values, want %d", len(d), len(dst))
-	}
-	copy(dst, d)
-	return nil
+	return copyOut(dst, t)
 }
 
 func readScalar(t *tensors.Tensor) (float64, error) {
