@@ -242,7 +242,20 @@ func saveDir(dir string, mf *Manifest, fill func(tmp string) error) (err error) 
 	if err != nil {
 		return fmt.Errorf("encoding: saving %s: encoding the manifest: %w", dir, err)
 	}
+	return WriteDir(dir, func(tmp string) error {
+		if err := fill(tmp); err != nil {
+			return err
+		}
+		return writeSynced(filepath.Join(tmp, manifestFile), append(body, '\n'))
+	})
+}
 
+// WriteDir writes a directory atomically: fill makes its files in a fresh temporary sibling of
+// dir, which is synced and renamed into dir's place; an existing dir is moved aside first (and
+// put back if the rename fails) and deleted last, so a crash leaves one complete copy. The
+// temporary names contain the store's marker, so List never shows them. The model store and the
+// neural models' checkpoints both write through it.
+func WriteDir(dir string, fill func(tmp string) error) (err error) {
 	parent, base := filepath.Split(dir)
 	if parent == "" {
 		parent = "."
@@ -265,14 +278,11 @@ func saveDir(dir string, mf *Manifest, fill func(tmp string) error) (err error) 
 	if err := fill(tmp); err != nil {
 		return fmt.Errorf("encoding: saving %s: %w", dir, err)
 	}
-	if err := writeSynced(filepath.Join(tmp, manifestFile), append(body, '\n')); err != nil {
-		return fmt.Errorf("encoding: saving %s: %w", dir, err)
-	}
 	if err := syncDir(tmp); err != nil {
 		return fmt.Errorf("encoding: saving %s: %w", dir, err)
 	}
 
-	// Move an existing model aside, put the new one in place, then delete the old one.
+	// Move an existing directory aside, put the new one in place, then delete the old one.
 	old := ""
 	if _, statErr := os.Lstat(dir); statErr == nil {
 		old = filepath.Join(parent, base+tmpMarker+"old-"+strconv.FormatInt(time.Now().UnixNano(), 36))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"cortexcast/backend/encoding"
 	"cortexcast/backend/npy"
 )
 
@@ -100,7 +101,7 @@ func (st *state) save(dir string, n int) error {
 	for i, r := range st.trainIdx {
 		idx[i] = int64(r)
 	}
-	return writeDir(dir, func(tmp string) error {
+	return encoding.WriteDir(dir, func(tmp string) error {
 		for name, q := range st.arrays() {
 			if err := npy.WriteFloat32(filepath.Join(tmp, name), q.Data, q.Shape); err != nil {
 				return err
@@ -182,45 +183,6 @@ func writeJSON(path string, v any) error {
 	})
 }
 
-// writeDir fills a temporary sibling of dir with fill, then puts it in dir's place: the old
-// directory is renamed aside first and removed last, so a crash leaves one complete copy.
-func writeDir(dir string, fill func(tmp string) error) (err error) {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("nn: create %s: %w", parent, err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("nn: write %s: %w", dir, err)
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("nn: write %s: %w", dir, err)
-	}
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("nn: write %s: %w", dir, err)
-	}
-	old := dir + ".old"
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("nn: write %s: %w", dir, err)
-	}
-	if err := os.Rename(dir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("nn: write %s: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("nn: write %s: %w", dir, err)
-	}
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("nn: write %s: remove the previous copy: %w", dir, err)
-	}
-	return nil
-}
-
 // modelFile is the JSON part of a saved model; the arrays are .npy files beside it.
 type modelFile struct {
 	Format    string    `json:"format"`
@@ -253,7 +215,7 @@ func (m *Model) Save(dir string) error {
 	for _, q := range m.Stats {
 		mf.Stats = append(mf.Stats, q.Name)
 	}
-	return writeDir(dir, func(tmp string) error {
+	return encoding.WriteDir(dir, func(tmp string) error {
 		for i, q := range m.Params {
 			if err := npy.WriteFloat32(filepath.Join(tmp, fmt.Sprintf("param%02d.npy", i)), q.Data, q.Shape); err != nil {
 				return err
