@@ -1,10 +1,7 @@
 package meshes
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"cortexcast/backend/npy"
+	"cortexcast/backend/pinned"
 )
 
 // FetchCommit is the nilearn commit whose fsaverage5 files FetchFsaverage5
@@ -71,15 +68,8 @@ func FetchClient() *http.Client {
 	}
 }
 
-// fileOK reports whether path holds the pinned file.
-func fileOK(path string, f PinnedFile) bool {
-	b, err := os.ReadFile(path)
-	if err != nil || int64(len(b)) != f.Size {
-		return false
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]) == f.SHA256
-}
+// pin is what f's download must be.
+func (f PinnedFile) pin() pinned.File { return pinned.File{Size: f.Size, SHA256: f.SHA256} }
 
 // FetchFsaverage5 downloads the fsaverage5 files (Fsaverage5Files) from
 // baseURL (FetchBaseURL unless testing) into destDir/fsaverage5, checking
@@ -101,49 +91,17 @@ func FetchFsaverage5(ctx context.Context, client *http.Client, baseURL, destDir 
 	}
 	for _, f := range Fsaverage5Files() {
 		path := filepath.Join(dir, f.Name)
-		if fileOK(path, f) {
+		if ok, _ := pinned.OK(path, f.pin()); ok {
 			fmt.Fprintf(progress, "%s: present, checksum ok\n", path)
 			continue
 		}
 		url := baseURL + f.Name
-		data, err := download(ctx, client, url, f.Size)
-		if err != nil {
+		if err := pinned.Download(ctx, client, url, path, f.pin(), nil); err != nil {
 			return fmt.Errorf("meshes: fetch %s: %w\n%s", url, err, byHand(dir, baseURL))
 		}
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != f.SHA256 {
-			return fmt.Errorf("meshes: fetch %s: SHA-256 %s, want %s (%d bytes): the download is corrupt or the file changed; nothing was written", url, got, f.SHA256, len(data))
-		}
-		if err := npy.WriteFile(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-			return fmt.Errorf("meshes: fetch: write %s: %w", path, err)
-		}
-		fmt.Fprintf(progress, "%s: downloaded %d bytes, checksum ok\n", path, len(data))
+		fmt.Fprintf(progress, "%s: downloaded %d bytes, checksum ok\n", path, f.Size)
 	}
 	return nil
-}
-
-// download GETs url and returns its body, which must be exactly size bytes.
-func download(ctx context.Context, client *http.Client, url string, size int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP status %s", resp.Status)
-	}
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(resp.Body, size+1)); err != nil {
-		return nil, fmt.Errorf("reading the body: %w", err)
-	}
-	if int64(buf.Len()) != size {
-		return nil, fmt.Errorf("got %d bytes, want %d", buf.Len(), size)
-	}
-	return buf.Bytes(), nil
 }
 
 // byHand explains how to put the files in place without this command.

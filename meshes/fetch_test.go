@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cortexcast/backend/pinned"
 )
 
 // TestFetchOffline: an unreachable server fails at once, with instructions
@@ -46,8 +48,8 @@ func TestFetchOffline(t *testing.T) {
 func TestPinnedChecksums(t *testing.T) {
 	data := sharedData(t)
 	for _, f := range Fsaverage5Files() {
-		if !fileOK(filepath.Join(data, "fsaverage5", f.Name), f) {
-			t.Errorf("%s: size or SHA-256 differs from ../shared/data/fsaverage5", f.Name)
+		if ok, err := pinned.OK(filepath.Join(data, "fsaverage5", f.Name), f.pin()); !ok || err != nil {
+			t.Errorf("%s: size or SHA-256 differs from ../shared/data/fsaverage5 (%v)", f.Name, err)
 		}
 	}
 }

@@ -2,9 +2,6 @@ package weights
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"cortexcast/backend/pinned"
 )
 
 // DialTimeout bounds connecting and the TLS handshake, so that an offline
@@ -34,20 +33,11 @@ func Client() *http.Client {
 
 // FileOK reports whether path holds m's pinned file (size and SHA-256).
 func FileOK(path string, m Model) (bool, error) {
-	f, err := os.Open(path)
+	ok, err := pinned.OK(path, m.pin())
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
 		return false, fmt.Errorf("weights: %w", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return false, fmt.Errorf("weights: read %s: %w", path, err)
-	}
-	return n == m.Size && hex.EncodeToString(h.Sum(nil)) == m.SHA256, nil
+	return ok, nil
 }
 
 // Fetch downloads m from url (m.URL unless testing) to dest, streaming it
@@ -90,58 +80,18 @@ func byHand(m Model, dest string) string {
 		m.Source, m.Size, m.SHA256, dest)
 }
 
-// download streams url into a temporary file beside dest, verifies it and
-// renames it to dest.
-func download(ctx context.Context, client *http.Client, m Model, url, dest string, progress io.Writer) (err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP status %s", resp.Status)
-	}
-	if resp.ContentLength >= 0 && resp.ContentLength != m.Size {
-		return fmt.Errorf("server announces %d bytes, want %d: the file changed; nothing was written", resp.ContentLength, m.Size)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".part-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	h := sha256.New()
+// download streams url to dest through pinned.Download, printing progress.
+func download(ctx context.Context, client *http.Client, m Model, url, dest string, progress io.Writer) error {
 	pw := &progressWriter{w: progress, name: m.Name, total: m.Size, start: time.Now()}
-	n, err := io.Copy(io.MultiWriter(tmp, h, pw), io.LimitReader(resp.Body, m.Size+1))
-	if err != nil {
-		return fmt.Errorf("after %d bytes: %w", n, err)
-	}
-	if n != m.Size {
-		return fmt.Errorf("got %d bytes, want %d (truncated or changed); nothing was written", n, m.Size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != m.SHA256 {
-		return fmt.Errorf("SHA-256 %s, want %s: the download is corrupt or the file changed; nothing was written", got, m.SHA256)
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
+	if err := pinned.Download(ctx, client, url, dest, m.pin(), pw); err != nil {
 		return err
 	}
 	pw.done()
 	return nil
 }
+
+// pin is what m's download must be.
+func (m Model) pin() pinned.File { return pinned.File{Size: m.Size, SHA256: m.SHA256} }
 
 // progressWriter prints the bytes received, the percentage and the rate,
 // at most about twice a second.
