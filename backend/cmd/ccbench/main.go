@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"cortexcast/backend/openblas"
 )
 
 // section is one group of measurements.
@@ -52,6 +54,11 @@ type bench struct {
 func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
 func main() {
+	// Before anything else: OpenBLAS reads its kernel choice only at load
+	// (the Python references inherit the same OPENBLAS_CORETYPE).
+	if err := openblas.TuneCoreType(); err != nil {
+		fmt.Fprintln(os.Stderr, "ccbench: warning:", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -113,7 +120,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer os.RemoveAll(root)
 	}
-	fmt.Fprintf(stdout, "ccbench: %s/%s, %d CPUs, GOMAXPROCS %d, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	blasName := "pure-Go gonum BLAS (built without the openblas tag)"
+	if openblas.Enabled {
+		blasName = fmt.Sprintf("OpenBLAS %s kernels (%s=%q)", openblas.CoreName(), openblas.CoreTypeEnv, os.Getenv(openblas.CoreTypeEnv))
+	}
+	fmt.Fprintf(stdout, "ccbench: %s/%s, %d CPUs, GOMAXPROCS %d, %s, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), blasName)
 	missed := false
 	for _, s := range selected {
 		dir, err := os.MkdirTemp(root, s.name+"-")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -33,8 +32,8 @@ const (
 // go run -tags openblas ./backend/cmd/ccbench -only ridge) or Go's side runs on pure-Go gonum. Both
 // sides use the system OpenBLAS, which picks its kernels from the CPU model at load time: Debian's
 // 0.3.21 does not know recent Xeons and falls back to its generic "Prescott" kernels, several times
-// slower; OPENBLAS_CORETYPE=SkylakeX (for a CPU with AVX-512) in the environment fixes that for
-// both, and the first line reports it.
+// slower; ccbench then re-executes itself with OPENBLAS_CORETYPE set (openblas.TuneCoreType), which
+// scikit-learn inherits, and the first line reports the kernels in use.
 func ridgeSection() section {
 	return section{
 		name:  "ridge",
@@ -124,12 +123,8 @@ func benchRidge(ctx context.Context, b *bench, c ridgeConfig) error {
 	alphas := logspace(0, 6, c.alphas)
 	start := time.Now()
 	x, y := ridgeData(c.n, c.p, c.v, 6)
-	core := os.Getenv("OPENBLAS_CORETYPE")
-	if core == "" {
-		core = "auto-detected"
-	}
-	fmt.Fprintf(b.out, "ridge data %dx%d -> %d targets, %d alphas: made in %s (OPENBLAS_CORETYPE %s; times vary with the machine's load)\n",
-		c.n, c.p, c.v, len(alphas), seconds(time.Since(start)), core)
+	fmt.Fprintf(b.out, "ridge data %dx%d -> %d targets, %d alphas: made in %s (times vary with the machine's load)\n",
+		c.n, c.p, c.v, len(alphas), seconds(time.Since(start)))
 	if err := ctx.Err(); err != nil {
 		return err
 	}

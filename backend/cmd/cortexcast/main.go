@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"cortexcast/backend/openblas"
 )
 
 // command is one subcommand.
@@ -52,6 +54,10 @@ func commands() []command {
 }
 
 func main() {
+	// Before anything else: OpenBLAS reads its kernel choice only at load.
+	if err := openblas.TuneCoreType(); err != nil {
+		fmt.Fprintln(os.Stderr, "cortexcast: warning:", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
