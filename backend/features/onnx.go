@@ -15,6 +15,7 @@ import (
 
 	"cortexcast/backend/compute"
 	"cortexcast/backend/imageio"
+	"cortexcast/backend/openblas"
 
 	gcompute "github.com/gomlx/compute"
 
@@ -53,6 +54,13 @@ type ONNXOptions struct {
 	// backend; by default convolutions there run as im2col + one matrix
 	// product, several times faster (see im2colBackend).
 	DirectConv bool
+	// Engine chooses what runs the model: "" or "auto" runs it with the
+	// native engine (nativeNet: convolutional networks as BLAS products)
+	// when the build uses OpenBLAS, the backend is the pure-Go one and
+	// every operator the selected node needs is one it runs, and with
+	// onnx-gomlx on the backend otherwise; "native" insists on the native
+	// engine (an error names the operator it lacks); "gomlx" never uses it.
+	Engine string
 
 	// polyLogistic forces im2colBackend's polynomial logistic (tests).
 	polyLogistic bool
@@ -77,7 +85,10 @@ type ONNX struct {
 	dim                        int
 	outShape                   []int // selected node's output shape for one image, batch axis excluded
 	im2col                     bool  // convolutions run as im2col + matrix product
-	perImage                   int64 // activation bytes of one image (activationBytes of the batch-1 graph)
+	native                     *nativeNet
+	nativeBatch1               bool   // the model's input has a static batch of 1: the native engine runs one image at a time
+	nativeWhy                  string // why "auto" did not choose the native engine
+	perImage                   int64  // activation bytes of one image (activationBytes of the batch-1 graph)
 	batchFrom                  string
 	probing                    bool // set during NewONNX only: the graph builder measures perImage
 
@@ -107,6 +118,11 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	if opts.Pool != "flatten" && opts.Pool != "mean" {
 		return nil, fmt.Errorf("features: ONNX pool %q: want \"flatten\" or \"mean\"", opts.Pool)
 	}
+	switch opts.Engine {
+	case "", "auto", "native", "gomlx":
+	default:
+		return nil, fmt.Errorf("features: ONNX engine %q: want \"auto\", \"native\" or \"gomlx\"", opts.Engine)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("features: read ONNX model: %w", err)
@@ -119,6 +135,30 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	tensor, err := g.resolve(node)
 	if err != nil {
 		return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
+	}
+	spec := compute.Resolve(opts.Backend)
+	if opts.Open != nil {
+		spec = opts.Open.Spec
+	}
+	var nativeWhy string
+	switch {
+	case opts.Engine == "gomlx":
+		nativeWhy = "engine gomlx asked for"
+	case opts.Engine == "native" && !strings.HasPrefix(spec, "go"):
+		return nil, fmt.Errorf("features: ONNX model %s: the native engine runs on the CPU, not on backend %q", path, spec)
+	case opts.Engine != "native" && !strings.HasPrefix(spec, "go"):
+		nativeWhy = "backend " + spec
+	case opts.Engine != "native" && !openblas.Enabled:
+		nativeWhy = "built without OpenBLAS"
+	default:
+		e, err := newNativeONNX(g, tensor, node, hex.EncodeToString(sum[:])[:12], opts)
+		if err == nil {
+			return e, nil
+		}
+		if opts.Engine == "native" {
+			return nil, fmt.Errorf("features: ONNX model %s: native engine: %w", path, err)
+		}
+		nativeWhy = err.Error()
 	}
 	m, err := parseModel(data)
 	if err != nil {
@@ -136,7 +176,7 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	e := &ONNX{
 		label: opts.Label, node: node, tensor: tensor, input: names[0],
 		hash: hex.EncodeToString(sum[:])[:12], opts: opts, size: in.Dimensions[2],
-		store: model.NewStore(),
+		store: model.NewStore(), nativeWhy: nativeWhy,
 	}
 	if err := e.load(m); err != nil {
 		return nil, fmt.Errorf("features: ONNX model %s: %w", path, err)
@@ -176,6 +216,63 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	e.probing = false
 	e.dim = len(out)
 	e.outShape = shape[1:]
+	e.chooseBatch()
+	return e, nil
+}
+
+// newNativeONNX is NewONNX with the native engine, for the graph g, tensor
+// the selected value and hash the file's short SHA-256.
+func newNativeONNX(g *onnxGraph, tensor, node, hash string, opts ONNXOptions) (*ONNX, error) {
+	if len(g.inputs) != 1 {
+		return nil, fmt.Errorf("%d inputs %q, want one image input", len(g.inputs), g.inputs)
+	}
+	in := g.inputShapes[g.inputs[0]]
+	if len(in) != 4 || in[1] != 3 || in[2] <= 0 || in[2] != in[3] {
+		return nil, fmt.Errorf("input %q has shape %v, want N×3×S×S with a static S", g.inputs[0], in)
+	}
+	net, err := newNativeNet(g, g.inputs[0], tensor)
+	if err != nil {
+		return nil, err
+	}
+	e := &ONNX{
+		label: opts.Label, node: node, tensor: tensor, input: g.inputs[0],
+		hash: hash, opts: opts, size: int(in[2]),
+		native: net, nativeBatch1: in[0] == 1,
+	}
+	xs := []int{1, 3, e.size, e.size}
+	if e.perImage, err = net.activationBytes(xs); err != nil {
+		return nil, fmt.Errorf("probe run of %q: %w", tensor, err)
+	}
+	out, shape, err := e.run(make([]float32, 3*e.size*e.size), 1)
+	if err != nil {
+		return nil, fmt.Errorf("probe run of %q: %w", tensor, err)
+	}
+	e.dim = len(out)
+	e.outShape = shape[1:]
+	e.chooseBatch()
+	return e, nil
+}
+
+// Engine says what runs the model: "native (OpenBLAS SkylakeX)", "native
+// (pure-Go BLAS)", or "onnx-gomlx on BACKEND" with the reason the native
+// engine was not used.
+func (e *ONNX) Engine() string {
+	if e.native != nil {
+		if openblas.Enabled {
+			return "native (OpenBLAS " + openblas.CoreName() + ")"
+		}
+		return "native (pure-Go BLAS)"
+	}
+	conv := ""
+	if e.im2col {
+		conv = ", im2col convolutions"
+	}
+	return fmt.Sprintf("onnx-gomlx on %s%s (not native: %s)", e.backend.Spec, conv, e.nativeWhy)
+}
+
+// chooseBatch sets the batch size from the available memory and the
+// activation bytes per image, unless an option fixed it.
+func (e *ONNX) chooseBatch() {
 	e.batchFrom = "option"
 	if e.opts.BatchSize <= 0 {
 		avail, source, err := AvailableMemory()
@@ -185,7 +282,6 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 		e.opts.BatchSize = BatchForMemory(avail, e.perImage, MaxAutoBatch)
 		e.batchFrom = fmt.Sprintf("%s: %d MB free, %.1f MB per image", source, avail>>20, float64(e.perImage)/(1<<20))
 	}
-	return e, nil
 }
 
 // BatchSize returns the number of images run at once and how it was
@@ -335,6 +431,9 @@ func (e *ONNX) Run(ctx context.Context, x []float32, n int) ([]float32, error) {
 func (e *ONNX) run(x []float32, b int) (out []float32, shape []int, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.native != nil {
+		return e.runNative(x, b)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("onnx-gomlx: %v", r)
@@ -353,6 +452,43 @@ func (e *ONNX) run(x []float32, b int) (out []float32, shape []int, err error) {
 	}
 	out, err = tensors.CopyFlatData[float32](y)
 	return out, s.Dimensions, err
+}
+
+// runNative is run on the native engine: the whole batch at once, or one
+// image at a time for a model whose input has a static batch of 1; then the
+// pooling of ONNXOptions.Pool.
+func (e *ONNX) runNative(x []float32, b int) ([]float32, []int, error) {
+	per := 3 * e.size * e.size
+	step := b
+	if e.nativeBatch1 {
+		step = 1
+	}
+	var out []float32
+	var shape []int
+	for i := 0; i < b; i += step {
+		y, err := e.native.run(x[i*per:(i+step)*per], []int{step, 3, e.size, e.size})
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(y.shape) == 0 || y.shape[0] != step {
+			return nil, nil, fmt.Errorf("output %q has shape %s: its first axis is not the batch of %d", e.tensor, shapeString(y.shape), step)
+		}
+		if e.opts.Pool == "mean" && len(y.shape) > 2 {
+			inner := shapeSize(y.shape[2:])
+			pooled := make([]float32, len(y.data)/inner)
+			for j := range pooled {
+				var sum float64
+				for _, v := range y.data[j*inner : (j+1)*inner] {
+					sum += float64(v)
+				}
+				pooled[j] = float32(sum / float64(inner))
+			}
+			y = ntensor{data: pooled, shape: y.shape[:2]}
+		}
+		out = append(out, y.data...)
+		shape = []int{b, len(y.data) / step}
+	}
+	return out, shape, nil
 }
 
 // Extract preprocesses imgs (in parallel, one batch at a time) and runs the
@@ -410,6 +546,7 @@ func preprocessBatch(ctx context.Context, imgs []image.Image, size int, norm ima
 func (e *ONNX) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.native = nil
 	if e.exec != nil {
 		e.exec.Finalize()
 		e.exec = nil

@@ -59,7 +59,7 @@ func TestONNXParity(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s#%s/%s/poly=%v", c.model, c.node, c.pool, c.poly), func(t *testing.T) {
-			e, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Label: c.model, Backend: "go", Pool: c.pool, BatchSize: 2, polyLogistic: c.poly})
+			e, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Label: c.model, Backend: "go", Engine: "gomlx", Pool: c.pool, BatchSize: 2, polyLogistic: c.poly})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestONNXParity(t *testing.T) {
 			}
 			// Batching must not change the result: one image at a time, with
 			// the backend's own convolution.
-			e1, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Backend: "go", Pool: c.pool, BatchSize: 1, DirectConv: true})
+			e1, err := NewONNX(filepath.Join(onnxDir, c.model+".onnx"), c.node, ONNXOptions{Backend: "go", Engine: "gomlx", Pool: c.pool, BatchSize: 1, DirectConv: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -187,11 +187,8 @@ func benchNetwork(ctx context.Context, b *bench, c featuresConfig, name, path st
 	if ratio > featuresTarget {
 		verdict, b.missed = ", MISSED", true
 	}
-	spec := c.backend
-	if spec == "" {
-		spec = "default backend"
-	}
-	if c.backend == "" || strings.HasPrefix(c.backend, "go") {
+	spec := e.Engine()
+	if !strings.HasPrefix(spec, "native") {
 		spec += ", " + simdNote()
 	}
 	auto := "unknown"

@@ -1,0 +1,309 @@
+package features
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// nativeNet runs an ONNX graph made only of the operators convolutional
+// image networks use (Conv, pooling, LRN, BatchNormalization, Gemm, element
+// -wise arithmetic and reshapes) directly in Go, with every convolution and
+// fully connected layer as one BLAS product through gonum's blas32: the
+// system OpenBLAS in openblas builds (package openblas), where it runs
+// AlexNet several times faster than gomlx's pure-Go backend can. Graphs with
+// any other operator are left to onnx-gomlx (newNativeNet says which
+// operator stopped it).
+//
+// Tensors are float32 and row-major; shapes are worked out at run time from
+// the batch, so one nativeNet runs any batch size. A nativeNet is not safe for
+// concurrent use (its scratch buffers are shared between steps).
+type nativeNet struct {
+	input, output string
+	steps         []nativeStep
+	consts        map[string]ntensor // initializers and Constant outputs, as float32
+	shapes        map[string][]int64 // int64 initializers and constants (Reshape's shape)
+	lastUse       map[string]int     // step index after which a value is no longer read
+	scratch       []float32          // im2col matrix, reused by every Conv
+	gemmOut       []float32          // Conv's product before the NCHW scatter
+
+	// reuse[j] says, while a step runs, that its input j is not read
+	// again, so the step may write its output over it.
+	reuse []bool
+	// maxValues bounds the size of every value (maxNativeValues).
+	maxValues int
+	// bytes is the last run's value sizes, each counted once, plus the
+	// scratch buffers (activationBytes).
+	bytes int64
+}
+
+// ntensor is a float32 tensor with its shape.
+type ntensor struct {
+	data  []float32
+	shape []int
+}
+
+// nativeStep is one node: its operator applied to its inputs' values.
+type nativeStep struct {
+	name, op string
+	inputs   []string
+	output   string
+	run      func(n *nativeNet, in []ntensor) (ntensor, error)
+}
+
+// nativeOps are the operators nativeNet runs; the builders check each
+// node's attributes and return the step's function.
+var nativeOps = map[string]func(g *onnxGraph, nd onnxNode, n *nativeNet) (func(*nativeNet, []ntensor) (ntensor, error), error){
+	"Conv":               buildConv,
+	"Relu":               buildUnary,
+	"Sigmoid":            buildUnary,
+	"Identity":           buildUnary,
+	"Dropout":            buildUnary,
+	"MaxPool":            buildPool,
+	"AveragePool":        buildPool,
+	"GlobalAveragePool":  buildPool,
+	"GlobalMaxPool":      buildPool,
+	"LRN":                buildLRN,
+	"BatchNormalization": buildBatchNorm,
+	"Gemm":               buildGemm,
+	"MatMul":             buildGemm,
+	"Add":                buildBinary,
+	"Sub":                buildBinary,
+	"Mul":                buildBinary,
+	"Div":                buildBinary,
+	"Flatten":            buildReshape,
+	"Reshape":            buildReshape,
+	"Softmax":            buildSoftmax,
+	"Concat":             buildConcat,
+}
+
+// newNativeNet prepares the steps that compute output from the graph input
+// named input. It fails, naming the node, when a node that output depends
+// on uses an operator, attribute or data type nativeNet does not run.
+func newNativeNet(g *onnxGraph, input, output string) (*nativeNet, error) {
+	n := &nativeNet{maxValues: maxNativeValues, input: input, output: output, consts: map[string]ntensor{}, shapes: map[string][]int64{}, lastUse: map[string]int{}}
+	producer := map[string]int{}
+	for i, nd := range g.nodes {
+		for _, o := range nd.outputs {
+			producer[o] = i
+		}
+	}
+	// The nodes output depends on, in graph (topological) order.
+	need := map[int]bool{}
+	stack := []string{output}
+	seen := map[string]bool{}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[v] || v == "" || v == input {
+			continue
+		}
+		seen[v] = true
+		if t := g.inits[v]; t != nil {
+			if err := n.addConst(v, t); err != nil {
+				return nil, fmt.Errorf("initializer %q: %w", v, err)
+			}
+			continue
+		}
+		i, ok := producer[v]
+		if !ok {
+			return nil, fmt.Errorf("value %q has no producer in the graph", v)
+		}
+		need[i] = true
+		stack = append(stack, g.nodes[i].inputs...)
+	}
+	for i, nd := range g.nodes {
+		if !need[i] {
+			continue
+		}
+		if nd.op == "Constant" {
+			a, ok := nd.attrs["value"]
+			if !ok || a.t == nil || len(nd.outputs) != 1 {
+				return nil, fmt.Errorf("node %q: Constant without a tensor value", nd.name)
+			}
+			if err := n.addConst(nd.outputs[0], a.t); err != nil {
+				return nil, fmt.Errorf("node %q: %w", nd.name, err)
+			}
+			continue
+		}
+		build, ok := nativeOps[nd.op]
+		if !ok {
+			return nil, fmt.Errorf("node %q: operator %s is not one the native engine runs", nd.name, nd.op)
+		}
+		// Outputs other than the first (MaxPool's indices, Dropout's
+		// mask) are not computed: nothing may read them.
+		for _, o := range nd.outputs[1:] {
+			if seen[o] {
+				return nil, fmt.Errorf("node %q: its output %q is used, and the native engine computes only a node's first output", nd.name, o)
+			}
+		}
+		if len(nd.outputs) == 0 {
+			return nil, fmt.Errorf("node %q has no outputs", nd.name)
+		}
+		run, err := build(g, nd, n)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s): %w", nd.name, nd.op, err)
+		}
+		n.steps = append(n.steps, nativeStep{name: nd.name, op: nd.op, inputs: nd.inputs, output: nd.outputs[0], run: run})
+	}
+	for i, s := range n.steps {
+		for _, in := range s.inputs {
+			n.lastUse[in] = i
+		}
+	}
+	return n, nil
+}
+
+// addConst decodes an initializer or constant: float32 ones become tensors,
+// int64 ones shapes.
+func (n *nativeNet) addConst(name string, t *onnxTensor) error {
+	if t.external {
+		return fmt.Errorf("data in an external file")
+	}
+	shape := make([]int, len(t.dims))
+	size := 1
+	for i, d := range t.dims {
+		shape[i] = int(d)
+		size *= int(d)
+	}
+	switch t.dtype {
+	case 1: // FLOAT
+		var v []float32
+		switch {
+		case t.raw != nil:
+			if len(t.raw) != 4*size {
+				return fmt.Errorf("raw data of %d bytes for dims %v (want %d)", len(t.raw), t.dims, 4*size)
+			}
+			v = make([]float32, size)
+			for i := range v {
+				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.raw[4*i:]))
+			}
+		case len(t.floats) == size:
+			v = slices.Clone(t.floats)
+		default:
+			return fmt.Errorf("%d float values for dims %v", len(t.floats), t.dims)
+		}
+		n.consts[name] = ntensor{data: v, shape: shape}
+	case 7: // INT64
+		var v []int64
+		switch {
+		case t.raw != nil:
+			if len(t.raw) != 8*size {
+				return fmt.Errorf("raw data of %d bytes for dims %v (want %d)", len(t.raw), t.dims, 8*size)
+			}
+			v = make([]int64, size)
+			for i := range v {
+				v[i] = int64(binary.LittleEndian.Uint64(t.raw[8*i:]))
+			}
+		case len(t.int64s) == size:
+			v = slices.Clone(t.int64s)
+		default:
+			return fmt.Errorf("%d int64 values for dims %v", len(t.int64s), t.dims)
+		}
+		n.shapes[name] = v
+	default:
+		return fmt.Errorf("data type %d (the native engine reads float32 and int64)", t.dtype)
+	}
+	return nil
+}
+
+// run computes the output for x (shape xs). A panic in an operator (a bug,
+// or a model the checks missed) becomes an error.
+func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("native engine: %v", r)
+		}
+	}()
+	vals := map[string]ntensor{n.input: {data: x, shape: xs}}
+	n.bytes = 0
+	for i, s := range n.steps {
+		in := make([]ntensor, len(s.inputs))
+		n.reuse = make([]bool, len(s.inputs))
+		for j, name := range s.inputs {
+			if name == "" {
+				continue // an omitted optional input
+			}
+			v, ok := vals[name]
+			if !ok {
+				if v, ok = n.consts[name]; !ok {
+					if _, isShape := n.shapes[name]; !isShape {
+						return ntensor{}, fmt.Errorf("node %q: input %q not computed", s.name, name)
+					}
+				}
+			}
+			in[j] = v
+			// A computed value read for the last time (and not the
+			// caller's input, nor read twice by this node) may be
+			// overwritten.
+			n.reuse[j] = ok && name != n.input && n.lastUse[name] == i && name != n.output &&
+				countOf(s.inputs, name) == 1
+			if _, c := n.consts[name]; c {
+				n.reuse[j] = false
+			}
+		}
+		out, err := s.run(n, in)
+		if err != nil {
+			return ntensor{}, fmt.Errorf("node %q (%s): %w", s.name, s.op, err)
+		}
+		vals[s.output] = out
+		if len(in) == 0 || len(out.data) == 0 || len(in[0].data) == 0 || &out.data[0] != &in[0].data[0] {
+			n.bytes += 4 * int64(len(out.data))
+		}
+		for _, name := range s.inputs {
+			if n.lastUse[name] == i && name != n.output {
+				delete(vals, name)
+			}
+		}
+	}
+	out, ok := vals[n.output]
+	if !ok {
+		if c, isConst := n.consts[n.output]; isConst {
+			return c, nil
+		}
+		return ntensor{}, fmt.Errorf("output %q not computed", n.output)
+	}
+	return out, nil
+}
+
+// activationBytes is the memory one image's values take while running,
+// each counted once (a bound, as values are freed after their last use),
+// plus the largest im2col matrix, for xs (a one-image input shape).
+func (n *nativeNet) activationBytes(xs []int) (int64, error) {
+	x := make([]float32, shapeSize(xs))
+	if _, err := n.run(x, xs); err != nil {
+		return 0, err
+	}
+	return n.bytes + 4*int64(len(x)+cap(n.scratch)+cap(n.gemmOut)), nil
+}
+
+// countOf is the number of times v occurs in s.
+func countOf(s []string, v string) int {
+	c := 0
+	for _, x := range s {
+		if x == v {
+			c++
+		}
+	}
+	return c
+}
+
+// shapeSize is the number of values of a tensor of shape s.
+func shapeSize(s []int) int {
+	p := 1
+	for _, d := range s {
+		p *= d
+	}
+	return p
+}
+
+// shapeString formats a shape as 2×3×4.
+func shapeString(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return strings.Join(parts, "×")
+}
