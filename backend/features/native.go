@@ -23,8 +23,7 @@ import (
 type nativeNet struct {
 	input, output string
 	steps         []nativeStep
-	consts        map[string]ntensor // initializers and Constant outputs, as float32
-	shapes        map[string][]int64 // int64 initializers and constants (Reshape's shape)
+	consts        map[string]ntensor // initializers and Constant outputs
 	lastUse       map[string]int     // step index after which a value is no longer read
 	scratch       []float32          // im2col matrix, reused by every Conv
 	gemmOut       []float32          // Conv's product before the NCHW scatter
@@ -39,9 +38,12 @@ type nativeNet struct {
 	bytes int64
 }
 
-// ntensor is a float32 tensor with its shape.
+// ntensor is a float32 tensor, or an int64 one (shape arithmetic: the
+// graph's Shape, Gather, Concat … of dimensions), with its shape.
 type ntensor struct {
 	data  []float32
+	ints  []int64
+	isInt bool
 	shape []int
 }
 
@@ -76,14 +78,32 @@ var nativeOps = map[string]func(g *onnxGraph, nd onnxNode, n *nativeNet) (func(*
 	"Flatten":            buildReshape,
 	"Reshape":            buildReshape,
 	"Softmax":            buildSoftmax,
+	"LayerNormalization": buildLayerNorm,
 	"Concat":             buildConcat,
+	"Shape":              buildShape,
+	"Gather":             buildGather,
+	"Unsqueeze":          buildSqueeze,
+	"Squeeze":            buildSqueeze,
+	"Cast":               buildCast,
+	"Slice":              buildSlice,
+	"Transpose":          buildTranspose,
+	"ConstantOfShape":    buildConstantOfShape,
+	"Expand":             buildExpand,
+}
+
+// intOps are the operators whose first input may be int64 (the rest read
+// float32 only).
+var intOps = map[string]bool{
+	"Identity": true, "Add": true, "Sub": true, "Mul": true, "Div": true, "Reshape": true, "Flatten": true,
+	"Concat": true, "Shape": true, "Gather": true, "Unsqueeze": true, "Squeeze": true, "Cast": true,
+	"Slice": true, "Transpose": true, "ConstantOfShape": true, "Expand": true,
 }
 
 // newNativeNet prepares the steps that compute output from the graph input
 // named input. It fails, naming the node, when a node that output depends
 // on uses an operator, attribute or data type nativeNet does not run.
 func newNativeNet(g *onnxGraph, input, output string) (*nativeNet, error) {
-	n := &nativeNet{maxValues: maxNativeValues, input: input, output: output, consts: map[string]ntensor{}, shapes: map[string][]int64{}, lastUse: map[string]int{}}
+	n := &nativeNet{maxValues: maxNativeValues, input: input, output: output, consts: map[string]ntensor{}, lastUse: map[string]int{}}
 	producer := map[string]int{}
 	for i, nd := range g.nodes {
 		for _, o := range nd.outputs {
@@ -156,8 +176,7 @@ func newNativeNet(g *onnxGraph, input, output string) (*nativeNet, error) {
 	return n, nil
 }
 
-// addConst decodes an initializer or constant: float32 ones become tensors,
-// int64 ones shapes.
+// addConst decodes an initializer or constant, float32 or int64.
 func (n *nativeNet) addConst(name string, t *onnxTensor) error {
 	if t.external {
 		return fmt.Errorf("data in an external file")
@@ -202,7 +221,7 @@ func (n *nativeNet) addConst(name string, t *onnxTensor) error {
 		default:
 			return fmt.Errorf("%d int64 values for dims %v", len(t.int64s), t.dims)
 		}
-		n.shapes[name] = v
+		n.consts[name] = ntensor{ints: v, isInt: true, shape: shape}
 	default:
 		return fmt.Errorf("data type %d (the native engine reads float32 and int64)", t.dtype)
 	}
@@ -229,9 +248,7 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 			v, ok := vals[name]
 			if !ok {
 				if v, ok = n.consts[name]; !ok {
-					if _, isShape := n.shapes[name]; !isShape {
-						return ntensor{}, fmt.Errorf("node %q: input %q not computed", s.name, name)
-					}
+					return ntensor{}, fmt.Errorf("node %q: input %q not computed", s.name, name)
 				}
 			}
 			in[j] = v
@@ -240,9 +257,12 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 			// overwritten.
 			n.reuse[j] = ok && name != n.input && n.lastUse[name] == i && name != n.output &&
 				countOf(s.inputs, name) == 1
-			if _, c := n.consts[name]; c {
+			if _, c := n.consts[name]; c || v.isInt {
 				n.reuse[j] = false
 			}
+		}
+		if len(in) > 0 && in[0].isInt && !intOps[s.op] {
+			return ntensor{}, fmt.Errorf("node %q (%s): input %q is int64; the operator runs on float32", s.name, s.op, s.inputs[0])
 		}
 		out, err := s.run(n, in)
 		if err != nil {
@@ -250,7 +270,7 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 		}
 		vals[s.output] = out
 		if len(in) == 0 || len(out.data) == 0 || len(in[0].data) == 0 || &out.data[0] != &in[0].data[0] {
-			n.bytes += 4 * int64(len(out.data))
+			n.bytes += 4*int64(len(out.data)) + 8*int64(len(out.ints))
 		}
 		for _, name := range s.inputs {
 			if n.lastUse[name] == i && name != n.output {

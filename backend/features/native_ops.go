@@ -376,6 +376,12 @@ func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	op := nd.op
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
+		if x.isInt {
+			if op != "Identity" {
+				return ntensor{}, fmt.Errorf("int64 input")
+			}
+			return ntensor{ints: slices.Clone(x.ints), isInt: true, shape: slices.Clone(x.shape)}, nil
+		}
 		out := n.outBuf(in, 0, len(x.data))
 		parallelFor(len(x.data)/4096+1, func(c0, c1 int) {
 			lo, hi := c0*4096, min(len(x.data), c1*4096)
@@ -390,14 +396,40 @@ func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 				}
 			case "Sigmoid":
 				for i, v := range src {
-					dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
+					dst[i] = 1 / (1 + expf(-v))
 				}
 			default:
-				copy(dst, src)
+				if &dst[0] != &src[0] {
+					copy(dst, src)
+				}
 			}
 		})
 		return ntensor{data: out, shape: slices.Clone(x.shape)}, nil
 	}, nil
+}
+
+// expf is e^x in float32 precision (relative error under 2e-7), by
+// x = k·ln2 + r with |r| ≤ ln2/2 and a degree-7 polynomial in r. It avoids
+// math.Exp, whose assembly runs 30–100× slower in GOEXPERIMENT=simd
+// builds on this project's machines (see im2colBackend's Logistic).
+func expf(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x > 88.8:
+		return float32(math.Inf(1))
+	case x < -104:
+		return 0
+	}
+	const log2e, ln2hi, ln2lo = 1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10
+	t := float64(x) * log2e
+	k := int64(t + 0.5)
+	if t < -0.5 {
+		k = int64(t - 0.5)
+	}
+	r := float64(x) - float64(k)*ln2hi - float64(k)*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	return float32(math.Float64frombits(math.Float64bits(p) + uint64(k)<<52))
 }
 
 // buildPool: MaxPool, AveragePool and their global forms.
@@ -572,8 +604,9 @@ func buildBatchNorm(_ *onnxGraph, nd onnxNode, n *nativeNet) (stepFunc, error) {
 	}, nil
 }
 
-// buildGemm: Gemm (alpha·A·B + beta·C with optional transposes) and MatMul
-// of an N-D A by a 2-D B, as one BLAS product.
+// buildGemm: Gemm (alpha·A·B + beta·C with optional transposes) as one
+// BLAS product, and MatMul: an N-D A by a 2-D B as one product, batched
+// operands (attention's) as one product per batch element.
 func buildGemm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	alpha, beta := float32(1), float32(1)
 	transA, transB := false, false
@@ -587,8 +620,14 @@ func buildGemm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	gemm := nd.op == "Gemm"
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		a, b := in[0], in[1]
+		if b.isInt {
+			return ntensor{}, fmt.Errorf("int64 input")
+		}
+		if !gemm && len(a.shape) >= 2 && len(b.shape) > 2 {
+			return batchedMatMul(n, a, b)
+		}
 		if len(b.shape) != 2 || len(a.shape) < 2 || (gemm && len(a.shape) != 2) {
-			return ntensor{}, fmt.Errorf("inputs of shapes %s and %s: the native engine multiplies an N-D A (2-D for Gemm) by a 2-D B",
+			return ntensor{}, fmt.Errorf("inputs of shapes %s and %s: the native engine multiplies N-D by 2-D, or batches of matrices",
 				shapeString(a.shape), shapeString(b.shape))
 		}
 		k := a.shape[len(a.shape)-1]
@@ -618,6 +657,9 @@ func buildGemm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 			}
 			cb = 1
 		}
+		if mrows == 0 || nc == 0 || k == 0 {
+			return ntensor{data: out, shape: shape}, nil
+		}
 		ta, tb := blas.NoTrans, blas.NoTrans
 		if transA {
 			ta = blas.Trans
@@ -630,11 +672,61 @@ func buildGemm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	}, nil
 }
 
+// batchedMatMul multiplies A (…×M×K) by B (…×K×N), the batch axes
+// broadcast as numpy does; the batch elements run in parallel, one product
+// each (they are small: attention's tokens × head width).
+func batchedMatMul(n *nativeNet, a, b ntensor) (ntensor, error) {
+	ra, rb := len(a.shape), len(b.shape)
+	m, k := a.shape[ra-2], a.shape[ra-1]
+	kb, nc := b.shape[rb-2], b.shape[rb-1]
+	if k != kb {
+		return ntensor{}, fmt.Errorf("inputs of shapes %s and %s: inner sizes %d and %d differ", shapeString(a.shape), shapeString(b.shape), k, kb)
+	}
+	batch, err := broadcastShape(a.shape[:ra-2], b.shape[:rb-2])
+	if err != nil {
+		return ntensor{}, err
+	}
+	shape := append(slices.Clone(batch), m, nc)
+	if err := n.checkSize(shape); err != nil {
+		return ntensor{}, err
+	}
+	sa, err := broadcastStrides(a.shape[:ra-2], batch)
+	if err != nil {
+		return ntensor{}, err
+	}
+	sb, err := broadcastStrides(b.shape[:rb-2], batch)
+	if err != nil {
+		return ntensor{}, err
+	}
+	ia, ib := strideIndex(batch, sa, 0), strideIndex(batch, sb, 0)
+	out := make([]float32, shapeSize(shape))
+	if m == 0 || nc == 0 || k == 0 {
+		return ntensor{data: out, shape: shape}, nil
+	}
+	impl := blas32.Implementation()
+	parallelFor(len(ia), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, m, nc, k, 1, a.data[ia[i]*m*k:], k, b.data[ib[i]*k*nc:], nc, 0, out[i*m*nc:], nc)
+		}
+	})
+	return ntensor{data: out, shape: shape}, nil
+}
+
 // broadcastInto writes scale·c, broadcast to shape (numpy rules), into dst.
 func broadcastInto(dst []float32, shape []int, c ntensor, scale float32) error {
 	strides, err := broadcastStrides(c.shape, shape)
 	if err != nil {
 		return err
+	}
+	if len(shape) == 2 && len(c.data) == shape[1] && suffixOf(c.shape, shape) {
+		// A bias: one row repeated.
+		for r := range shape[0] {
+			row := dst[r*shape[1] : (r+1)*shape[1]]
+			for i, v := range c.data {
+				row[i] = scale * v
+			}
+		}
+		return nil
 	}
 	idx := make([]int, len(shape))
 	for i := range dst {
@@ -698,137 +790,6 @@ func broadcastShape(a, b []int) ([]int, error) {
 	return out, nil
 }
 
-// buildBinary: element-wise Add, Sub, Mul and Div with numpy broadcasting.
-func buildBinary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
-	if len(nd.inputs) != 2 {
-		return nil, fmt.Errorf("%d inputs, want 2", len(nd.inputs))
-	}
-	var f func(a, b float32) float32
-	switch nd.op {
-	case "Add":
-		f = func(a, b float32) float32 { return a + b }
-	case "Sub":
-		f = func(a, b float32) float32 { return a - b }
-	case "Mul":
-		f = func(a, b float32) float32 { return a * b }
-	case "Div":
-		f = func(a, b float32) float32 { return a / b }
-	}
-	return func(n *nativeNet, in []ntensor) (ntensor, error) {
-		a, b := in[0], in[1]
-		shape, err := broadcastShape(a.shape, b.shape)
-		if err != nil {
-			return ntensor{}, err
-		}
-		if err := n.checkSize(shape); err != nil {
-			return ntensor{}, err
-		}
-		size := shapeSize(shape)
-		if slices.Equal(a.shape, b.shape) {
-			var out []float32
-			switch {
-			case n.reuse[0]:
-				out = a.data
-			case n.reuse[1]:
-				out = b.data
-			default:
-				out = make([]float32, size)
-			}
-			for i := range out {
-				out[i] = f(a.data[i], b.data[i])
-			}
-			return ntensor{data: out, shape: shape}, nil
-		}
-		sa, err := broadcastStrides(a.shape, shape)
-		if err != nil {
-			return ntensor{}, err
-		}
-		sb, err := broadcastStrides(b.shape, shape)
-		if err != nil {
-			return ntensor{}, err
-		}
-		out := make([]float32, size)
-		idx := make([]int, len(shape))
-		for i := range out {
-			oa, ob := 0, 0
-			for ax, v := range idx {
-				oa += v * sa[ax]
-				ob += v * sb[ax]
-			}
-			out[i] = f(a.data[oa], b.data[ob])
-			for ax := len(idx) - 1; ax >= 0; ax-- {
-				if idx[ax]++; idx[ax] < shape[ax] {
-					break
-				}
-				idx[ax] = 0
-			}
-		}
-		return ntensor{data: out, shape: shape}, nil
-	}, nil
-}
-
-// buildReshape: Flatten and Reshape (with a constant shape); the values are
-// copied unless the input is not read again.
-func buildReshape(_ *onnxGraph, nd onnxNode, n *nativeNet) (stepFunc, error) {
-	var target []int64
-	axis := int(attrInt(nd, "axis", 1))
-	if nd.op == "Reshape" {
-		if len(nd.inputs) != 2 {
-			return nil, fmt.Errorf("%d inputs, want 2", len(nd.inputs))
-		}
-		var ok bool
-		if target, ok = n.shapes[nd.inputs[1]]; !ok {
-			return nil, fmt.Errorf("shape %q is not an int64 initializer or constant", nd.inputs[1])
-		}
-		if attrInt(nd, "allowzero", 0) != 0 && slices.Contains(target, 0) {
-			return nil, fmt.Errorf("allowzero with a 0 in shape %v", target)
-		}
-	}
-	return func(n *nativeNet, in []ntensor) (ntensor, error) {
-		x := in[0]
-		size := len(x.data)
-		var shape []int
-		if nd.op == "Flatten" {
-			a := axis
-			if a < 0 {
-				a += len(x.shape)
-			}
-			if a < 0 || a > len(x.shape) {
-				return ntensor{}, fmt.Errorf("axis %d for an input of rank %d", axis, len(x.shape))
-			}
-			shape = []int{shapeSize(x.shape[:a]), shapeSize(x.shape[a:])}
-		} else {
-			shape = make([]int, len(target))
-			infer, known := -1, 1
-			for i, d := range target {
-				switch {
-				case d == 0 && i < len(x.shape):
-					shape[i] = x.shape[i]
-				case d == -1 && infer < 0:
-					infer = i
-					continue
-				case d > 0:
-					shape[i] = int(d)
-				default:
-					return ntensor{}, fmt.Errorf("shape %v for an input of shape %s", target, shapeString(x.shape))
-				}
-				known *= shape[i]
-			}
-			if infer >= 0 && known > 0 {
-				shape[infer] = size / known
-			}
-			if shapeSize(shape) != size {
-				return ntensor{}, fmt.Errorf("shape %v for an input of shape %s (%d values)", target, shapeString(x.shape), size)
-			}
-		}
-		out := n.outBuf(in, 0, size)
-		if len(out) > 0 && &out[0] != &x.data[0] {
-			copy(out, x.data)
-		}
-		return ntensor{data: out, shape: shape}, nil
-	}, nil
-}
-
 // buildSoftmax: softmax over the last axis. ONNX's default axis changed at
 // opset 13 (1 → −1); both mean the last axis of a 2-D input, the only case
 // run without an explicit last axis.
@@ -849,61 +810,79 @@ func buildSoftmax(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		if last == 0 {
 			return ntensor{data: out, shape: slices.Clone(x.shape)}, nil
 		}
-		for i := 0; i+last <= len(x.data); i += last {
-			src, dst := x.data[i:i+last], out[i:i+last]
-			m := slices.Max(src)
-			var sum float64
-			for j, v := range src {
-				e := math.Exp(float64(v - m))
-				dst[j] = float32(e)
-				sum += e
-			}
-			for j := range dst {
-				dst[j] = float32(float64(dst[j]) / sum)
-			}
-		}
+		parallelFor(len(x.data)/last, func(r0, r1 int) {
+			softmaxRows(x.data[r0*last:r1*last], out[r0*last:r1*last], last)
+		})
 		return ntensor{data: out, shape: slices.Clone(x.shape)}, nil
 	}, nil
 }
 
-// buildConcat: Concat along one axis.
-func buildConcat(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
-	a, ok := nd.attrs["axis"]
-	if !ok {
-		return nil, fmt.Errorf("no axis attribute")
+// softmaxRows writes the softmax of each row of length last of x into out.
+func softmaxRows(x, out []float32, last int) {
+	for i := 0; i+last <= len(x); i += last {
+		src, dst := x[i:i+last], out[i:i+last]
+		m := slices.Max(src)
+		var sum float64
+		for j, v := range src {
+			e := expf(v - m)
+			dst[j] = e
+			sum += float64(e)
+		}
+		inv := float32(1 / sum)
+		for j := range dst {
+			dst[j] *= inv
+		}
+	}
+}
+
+
+// buildLayerNorm: LayerNormalization over the axes from axis on, with
+// scale and optional bias.
+func buildLayerNorm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+	axis := int(attrInt(nd, "axis", -1))
+	eps := float64(attrFloat(nd, "epsilon", 1e-5))
+	if len(nd.inputs) < 2 {
+		return nil, fmt.Errorf("%d inputs, want at least 2", len(nd.inputs))
 	}
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
-		if len(in) == 0 {
-			return ntensor{}, fmt.Errorf("no inputs")
-		}
-		r := len(in[0].shape)
-		ax := int(a.i)
-		if ax < 0 {
-			ax += r
-		}
-		if ax < 0 || ax >= r {
-			return ntensor{}, fmt.Errorf("axis %d for inputs of rank %d", a.i, r)
-		}
-		shape := slices.Clone(in[0].shape)
-		shape[ax] = 0
-		for _, t := range in {
-			if len(t.shape) != r || !slices.Equal(t.shape[:ax], in[0].shape[:ax]) || !slices.Equal(t.shape[ax+1:], in[0].shape[ax+1:]) {
-				return ntensor{}, fmt.Errorf("inputs of shapes %s and %s differ off axis %d", shapeString(in[0].shape), shapeString(t.shape), ax)
-			}
-			shape[ax] += t.shape[ax]
-		}
-		if err := n.checkSize(shape); err != nil {
+		x := in[0]
+		ax, err := normAxis(axis, len(x.shape))
+		if err != nil {
 			return ntensor{}, err
 		}
-		outer, inner := shapeSize(shape[:ax]), shapeSize(shape[ax+1:])
-		out := make([]float32, shapeSize(shape))
-		off := 0
-		for o := range outer {
-			for _, t := range in {
-				m := t.shape[ax] * inner
-				off += copy(out[off:], t.data[o*m:(o+1)*m])
-			}
+		inner := shapeSize(x.shape[ax:])
+		scale := in[1]
+		var bias []float32
+		if len(in) > 2 && in[2].data != nil {
+			bias = in[2].data
 		}
-		return ntensor{data: out, shape: shape}, nil
+		if scale.isInt || len(scale.data) != inner || (bias != nil && len(bias) != inner) {
+			return ntensor{}, fmt.Errorf("scale of %d and bias of %d values for rows of %d", len(scale.data), len(bias), inner)
+		}
+		out := n.outBuf(in, 0, len(x.data))
+		rows := len(x.data) / max(1, inner)
+		parallelFor(rows, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				src, dst := x.data[r*inner:][:inner], out[r*inner:][:inner]
+				var sum, sq float64
+				for _, v := range src {
+					sum += float64(v)
+				}
+				mean := sum / float64(inner)
+				for _, v := range src {
+					d := float64(v) - mean
+					sq += d * d
+				}
+				inv := 1 / math.Sqrt(sq/float64(inner)+eps)
+				for i, v := range src {
+					y := float32((float64(v)-mean)*inv) * scale.data[i]
+					if bias != nil {
+						y += bias[i]
+					}
+					dst[i] = y
+				}
+			}
+		})
+		return ntensor{data: out, shape: slices.Clone(x.shape)}, nil
 	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,8 @@ func TestNativeParity(t *testing.T) {
 		{"alexnet_tiny", "features.2", "alexnet_tiny_features.2", "flatten", 8 * 27 * 27},
 		{"alexnet_tiny", "/features/features.12/MaxPool_output_0", "alexnet_tiny_features.12", "flatten", 16 * 36},
 		{"alexnet_tiny", "features.12", "alexnet_tiny_features.12", "mean", 16},
+		{"clip_tiny", "", "clip_tiny_output", "flatten", 32},
+		{"clip_tiny", "ln_post", "clip_tiny_ln_post", "flatten", 64},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s#%s/%s", c.model, c.node, c.pool), func(t *testing.T) {
@@ -166,4 +169,131 @@ func FuzzNativeNet(f *testing.F) {
 		s := 8 + int(side)%48
 		_, _ = n.run(make([]float32, 3*s*s), []int{1, 3, s, s})
 	})
+}
+
+// TestExpf compares expf with math.Exp: relative error within float32
+// rounding over the normal range, and the limits.
+func TestExpf(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x < 88.7; x += 0.0007 {
+		got, want := float64(expf(x)), math.Exp(float64(x))
+		worst = max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 2e-7 {
+		t.Errorf("worst relative error %.3g > 2e-7", worst)
+	}
+	for _, c := range []struct{ x, want float32 }{
+		{0, 1}, {1, float32(math.E)}, {-200, 0}, {100, float32(math.Inf(1))},
+	} {
+		if got := expf(c.x); got != c.want {
+			t.Errorf("expf(%g) = %g, want %g", c.x, got, c.want)
+		}
+	}
+	if got := expf(float32(math.NaN())); got == got {
+		t.Errorf("expf(NaN) = %g", got)
+	}
+	if got := expf(-100); got < 0 || got > 1e-43 {
+		t.Errorf("expf(-100) = %g, want a denormal near 3.7e-44", got)
+	}
+}
+
+// runOp runs one native operator on the given inputs.
+func runOp(t *testing.T, op string, attrs map[string]onnxAttr, in ...ntensor) (ntensor, error) {
+	t.Helper()
+	nd := onnxNode{name: op, op: op, attrs: attrs, outputs: []string{"y"}}
+	for i := range in {
+		nd.inputs = append(nd.inputs, fmt.Sprint("in", i))
+	}
+	n := &nativeNet{maxValues: maxNativeValues, consts: map[string]ntensor{}, reuse: make([]bool, len(in))}
+	run, err := nativeOps[op](nil, nd, n)
+	if err != nil {
+		return ntensor{}, err
+	}
+	return run(n, in)
+}
+
+func f32(shape []int, v ...float32) ntensor { return ntensor{data: v, shape: shape} }
+func i64(v ...int64) ntensor                { return ntensor{ints: v, isInt: true, shape: []int{len(v)}} }
+
+// TestNativeShapeOps checks the shape and indexing operators, and the
+// element-wise ones' broadcasting, on small hand-worked cases.
+func TestNativeShapeOps(t *testing.T) {
+	x23 := f32([]int{2, 3}, 1, 2, 3, 4, 5, 6)
+	ints := func(v ...int64) []int64 { return v }
+	cases := []struct {
+		name  string
+		op    string
+		attrs map[string]onnxAttr
+		in    []ntensor
+		shape []int
+		want  []float32
+		wantI []int64
+	}{
+		{"transpose default", "Transpose", nil, []ntensor{x23}, []int{3, 2}, []float32{1, 4, 2, 5, 3, 6}, nil},
+		{"transpose perm", "Transpose", map[string]onnxAttr{"perm": {ints: ints(1, 0, 2)}},
+			[]ntensor{f32([]int{2, 2, 2}, 1, 2, 3, 4, 5, 6, 7, 8)}, []int{2, 2, 2}, []float32{1, 2, 5, 6, 3, 4, 7, 8}, nil},
+		{"slice reversed", "Slice", nil, []ntensor{x23, i64(-1), i64(-4), i64(1), i64(-1)}, []int{2, 3}, []float32{3, 2, 1, 6, 5, 4}, nil},
+		{"slice step 2", "Slice", nil, []ntensor{x23, i64(0, 0), i64(9, 9), i64(0, 1), i64(1, 2)}, []int{2, 2}, []float32{1, 3, 4, 6}, nil},
+		{"slice empty", "Slice", nil, []ntensor{x23, i64(2), i64(1), i64(1)}, []int{2, 0}, []float32{}, nil},
+		{"gather scalar", "Gather", map[string]onnxAttr{"axis": {i: 1}}, []ntensor{x23, {ints: []int64{-1}, isInt: true, shape: []int{}}}, []int{2}, []float32{3, 6}, nil},
+		{"gather ints", "Gather", nil, []ntensor{i64(7, 8, 9), i64(2, 0)}, []int{2}, nil, []int64{9, 7}},
+		{"expand", "Expand", nil, []ntensor{f32([]int{2, 1}, 1, 2), i64(2, 3)}, []int{2, 3}, []float32{1, 1, 1, 2, 2, 2}, nil},
+		{"unsqueeze", "Unsqueeze", nil, []ntensor{x23, i64(0, -1)}, []int{1, 2, 3, 1}, []float32{1, 2, 3, 4, 5, 6}, nil},
+		{"squeeze all", "Squeeze", nil, []ntensor{f32([]int{1, 2, 1}, 1, 2)}, []int{2}, []float32{1, 2}, nil},
+		{"shape start", "Shape", map[string]onnxAttr{"start": {i: -1}}, []ntensor{x23}, []int{1}, nil, []int64{3}},
+		{"cast", "Cast", map[string]onnxAttr{"to": {i: 7}}, []ntensor{f32([]int{3}, -1.7, 0.5, 2.9)}, []int{3}, nil, []int64{-1, 0, 2}},
+		{"constant of shape", "ConstantOfShape", nil, []ntensor{i64(2, 2)}, []int{2, 2}, []float32{0, 0, 0, 0}, nil},
+		{"concat ints", "Concat", map[string]onnxAttr{"axis": {i: 0}}, []ntensor{i64(1), i64(-1, 4)}, []int{3}, nil, []int64{1, -1, 4}},
+		{"reshape infer", "Reshape", nil, []ntensor{x23, i64(3, -1)}, []int{3, 2}, []float32{1, 2, 3, 4, 5, 6}, nil},
+		{"sub column", "Sub", nil, []ntensor{x23, f32([]int{2, 1}, 1, 4)}, []int{2, 3}, []float32{0, 1, 2, 0, 1, 2}, nil},
+		{"div scalar first", "Div", nil, []ntensor{f32([]int{}, 12), x23}, []int{2, 3}, []float32{12, 6, 4, 3, 2.4, 2}, nil},
+		{"mul row", "Mul", nil, []ntensor{f32([]int{3}, 1, 0, -1), x23}, []int{2, 3}, []float32{1, 0, -3, 4, 0, -6}, nil},
+		{"int div", "Div", nil, []ntensor{i64(7, -7), i64(2)}, []int{2}, nil, []int64{3, -3}},
+		{"global max", "GlobalMaxPool", nil, []ntensor{f32([]int{1, 2, 1, 2}, 1, 5, -2, -1)}, []int{1, 2, 1, 1}, []float32{5, -1}, nil},
+		{"layer norm", "LayerNormalization", map[string]onnxAttr{"epsilon": {f: 0}}, []ntensor{f32([]int{1, 2}, 1, 3), f32([]int{2}, 1, 2), f32([]int{2}, 0, 1)},
+			[]int{1, 2}, []float32{-1, 3}, nil},
+		{"batched matmul", "MatMul", nil, []ntensor{f32([]int{2, 1, 2}, 1, 2, 3, 4), f32([]int{1, 2, 1}, 1, 1)}, []int{2, 1, 1}, []float32{3, 7}, nil},
+	}
+	for _, c := range cases {
+		got, err := runOp(t, c.op, c.attrs, c.in...)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !slices.Equal(got.shape, c.shape) {
+			t.Errorf("%s: shape %v, want %v", c.name, got.shape, c.shape)
+		}
+		if c.wantI != nil {
+			if !got.isInt || !slices.Equal(got.ints, c.wantI) {
+				t.Errorf("%s: %v (int %v), want %v", c.name, got.ints, got.isInt, c.wantI)
+			}
+			continue
+		}
+		if got.isInt || len(got.data) != len(c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got.data, c.want)
+			continue
+		}
+		for i := range c.want {
+			if math.Abs(float64(got.data[i]-c.want[i])) > 1e-6 {
+				t.Errorf("%s: %v, want %v", c.name, got.data, c.want)
+				break
+			}
+		}
+	}
+	for _, c := range []struct {
+		name, op string
+		in       []ntensor
+		want     string
+	}{
+		{"int division by zero", "Div", []ntensor{i64(1), i64(0)}, "division by zero"},
+		{"mixed types", "Add", []ntensor{i64(1), f32([]int{1}, 1)}, "one input int64"},
+		{"no broadcast", "Add", []ntensor{x23, f32([]int{2}, 1, 2)}, "do not broadcast"},
+		{"gather out of range", "Gather", []ntensor{x23, i64(5)}, "out of range"},
+		{"reshape size", "Reshape", []ntensor{x23, i64(4, -1)}, "shape [4 -1]"},
+		{"step 0", "Slice", []ntensor{x23, i64(0), i64(1), i64(0), i64(0)}, "step 0"},
+	} {
+		if _, err := runOp(t, c.op, nil, c.in...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
 }
