@@ -835,7 +835,6 @@ func softmaxRows(x, out []float32, last int) {
 	}
 }
 
-
 // buildLayerNorm: LayerNormalization over the axes from axis on, with
 // scale and optional bias.
 func buildLayerNorm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
