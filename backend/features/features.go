@@ -56,6 +56,8 @@ type Options struct {
 	// BatchSize is the number of images a network runs at once; ≤ 0
 	// chooses it from the available memory.
 	BatchSize int
+	// Engine is ONNXOptions.Engine: "" or "auto", "native" or "gomlx".
+	Engine string
 }
 
 // New returns the extractor called name with its default configuration.

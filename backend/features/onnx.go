@@ -37,7 +37,8 @@ type ONNXOptions struct {
 	Backend string
 	// Open, when not nil, is used instead of opening one from Backend.
 	Open *compute.Backend
-	// Preprocess is "imagenet" (default) or "clip": the normalisation applied
+	// Preprocess is "imagenet" (default), "clip" or "caffe" (BGR, 0–255,
+	// mean pixel subtracted; imageio.CaffeNorm): the normalisation applied
 	// after imageio.ResizeCenterCrop to the model's input size.
 	Preprocess string
 	// Pool is how the selected node's output (batch × ...) becomes one row
@@ -112,8 +113,8 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	if opts.Pool == "" {
 		opts.Pool = "flatten"
 	}
-	if opts.Preprocess != "imagenet" && opts.Preprocess != "clip" {
-		return nil, fmt.Errorf("features: ONNX preprocess %q: want \"imagenet\" or \"clip\"", opts.Preprocess)
+	if opts.Preprocess != "imagenet" && opts.Preprocess != "clip" && opts.Preprocess != "caffe" {
+		return nil, fmt.Errorf("features: ONNX preprocess %q: want \"imagenet\", \"clip\" or \"caffe\"", opts.Preprocess)
 	}
 	if opts.Pool != "flatten" && opts.Pool != "mean" {
 		return nil, fmt.Errorf("features: ONNX pool %q: want \"flatten\" or \"mean\"", opts.Pool)
@@ -160,6 +161,21 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 		}
 		nativeWhy = err.Error()
 	}
+	hash := hex.EncodeToString(sum[:])[:12]
+	e, err := newGomlxONNX(path, data, tensor, node, hash, nativeWhy, opts)
+	if err != nil && opts.Engine != "gomlx" && strings.HasPrefix(spec, "go") && !openblas.Enabled {
+		// onnx-gomlx cannot run it (LRN, say): the native engine on pure-Go
+		// BLAS is slower than OpenBLAS but runs it.
+		if ne, nerr := newNativeONNX(g, tensor, node, hash, opts); nerr == nil {
+			return ne, nil
+		}
+	}
+	return e, err
+}
+
+// newGomlxONNX is NewONNX with onnx-gomlx on a gomlx backend, for the model
+// file's contents data; nativeWhy says why the native engine is not used.
+func newGomlxONNX(path string, data []byte, tensor, node, hash, nativeWhy string, opts ONNXOptions) (*ONNX, error) {
 	m, err := parseModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("features: parse ONNX model %s: %w", path, err)
@@ -175,7 +191,7 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	}
 	e := &ONNX{
 		label: opts.Label, node: node, tensor: tensor, input: names[0],
-		hash: hex.EncodeToString(sum[:])[:12], opts: opts, size: in.Dimensions[2],
+		hash: hash, opts: opts, size: in.Dimensions[2],
 		store: model.NewStore(), nativeWhy: nativeWhy,
 	}
 	if err := e.load(m); err != nil {
@@ -495,8 +511,11 @@ func (e *ONNX) runNative(x []float32, b int) ([]float32, []int, error) {
 // model on them.
 func (e *ONNX) Extract(ctx context.Context, imgs []image.Image) ([]float32, error) {
 	norm := imageio.ImageNetNorm()
-	if e.opts.Preprocess == "clip" {
+	switch e.opts.Preprocess {
+	case "clip":
 		norm = imageio.CLIPNorm()
+	case "caffe":
+		norm = imageio.CaffeNorm()
 	}
 	per := 3 * e.size * e.size
 	out := make([]float32, 0, len(imgs)*e.dim)

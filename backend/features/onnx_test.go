@@ -307,6 +307,8 @@ func TestNewONNXNames(t *testing.T) {
 		{name: "onnx:" + alex, dim: 10, idPart: "onnx-v1-onnx-"},
 		{name: "sam-vit-b:" + filepath.Join(onnxDir, "sam_tiny.onnx"), dim: 16, idPart: "-out-mean-imagenet64"},
 		{name: "clip-vit-b32:" + filepath.Join(onnxDir, "clip_tiny.onnx"), dim: 32, idPart: "-out-flatten-clip32"},
+		{name: "bvlc-alexnet:" + filepath.Join(onnxDir, "caffe_ops.onnx"), dim: 7, idPart: "-out-flatten-caffe40"},
+		{name: "bvlc-alexnet", wantErr: "cortexcast models fetch bvlc-alexnet"},
 		{name: "clip-vit-b32", wantErr: "--weights data/weights/clip-vit-b32.onnx"},
 		{name: "clip-vit-b32", wantErr: filepath.Join(wdir, "clip-vit-b32.onnx")},
 		{name: "alexnet", wantErr: `README.md, section "Feature models"`},

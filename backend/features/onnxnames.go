@@ -25,11 +25,17 @@ type onnxPreset struct {
 //     to 256 values; ImageNet normalisation (SAM's pixel mean/std are
 //     ImageNet's ×255). SAM pads the resized image at the bottom right;
 //     here the centred square is used instead.
+//   - bvlc-alexnet: the ONNX model zoo's Caffe BVLC AlexNet (the one
+//     `models fetch` can download: pinned checksum); Caffe preprocessing
+//     (imageio.CaffeNorm); default the model's output (1000 class
+//     probabilities): name a layer's tensor with #NODE. Its LRN layers run
+//     on the native engine only.
 func onnxPresets() map[string]onnxPreset {
 	return map[string]onnxPreset{
 		"clip-vit-b32": {preprocess: "clip", pool: "flatten", export: "CLIP ViT-B/32's visual tower (clip.load(\"ViT-B/32\")[0].visual)"},
 		"alexnet":      {node: "features.2", preprocess: "imagenet", pool: "flatten", export: "torchvision.models.alexnet(weights=\"IMAGENET1K_V1\")"},
 		"sam-vit-b":    {preprocess: "imagenet", pool: "mean", export: "segment_anything's sam_model_registry[\"vit_b\"](checkpoint).image_encoder"},
+		"bvlc-alexnet": {preprocess: "caffe", pool: "flatten"},
 	}
 }
 
@@ -77,7 +83,7 @@ func newNamedONNX(name string, o Options) (e Extractor, ok bool, err error) {
 		}
 	}
 	x, err := NewONNX(path, node, ONNXOptions{Label: label, Preprocess: preset.preprocess, Pool: preset.pool,
-		Backend: o.Backend, BatchSize: o.BatchSize})
+		Backend: o.Backend, BatchSize: o.BatchSize, Engine: o.Engine})
 	if err != nil {
 		return nil, true, err
 	}
@@ -87,9 +93,13 @@ func newNamedONNX(name string, o Options) (e Extractor, ok bool, err error) {
 // missingWeights explains where the weights of preset label go and how to
 // get them; def is the default location ("" when unknown).
 func missingWeights(label string, preset onnxPreset, def string) error {
-	get := "export " + preset.export + " to ONNX with PyTorch (the script is in README.md, section \"Feature models\")"
+	var get string
+	if preset.export != "" {
+		get = "export " + preset.export + " to ONNX with PyTorch (the script is in README.md, section \"Feature models\")"
+	}
 	if m, err := weights.Lookup(label); err == nil && m.Fetchable() {
-		get = "run `cortexcast models fetch " + label + "` (downloads " + m.URL + ", pinned SHA-256), or " + get
+		fetch := "run `cortexcast models fetch " + label + "` (downloads " + m.URL + ", pinned SHA-256)"
+		get = strings.TrimSuffix(fetch+", or "+get, ", or ")
 	}
 	where := "save it as e.g. data/weights/" + label + ".onnx and pass --weights data/weights/" + label + ".onnx " +
 		"(or the extractor name " + label + ":data/weights/" + label + ".onnx)"

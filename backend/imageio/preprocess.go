@@ -10,6 +10,8 @@ import (
 // (v − Mean[c]) / Std[c].
 type Norm struct {
 	Mean, Std [3]float32
+	// BGR writes the planes in blue, green, red order (Caffe models).
+	BGR bool
 }
 
 // CLIPNorm returns the normalisation of OpenAI CLIP's preprocessing.
@@ -26,6 +28,17 @@ func ImageNetNorm() Norm {
 	return Norm{
 		Mean: [3]float32{0.485, 0.456, 0.406},
 		Std:  [3]float32{0.229, 0.224, 0.225},
+	}
+}
+
+// CaffeNorm returns the preprocessing of Caffe's BVLC AlexNet (and the ONNX
+// model zoo's conversion of it): BGR planes on the 0–255 scale, less the
+// ImageNet mean pixel B, G, R = 104, 117, 123.
+func CaffeNorm() Norm {
+	return Norm{
+		Mean: [3]float32{123.0 / 255, 117.0 / 255, 104.0 / 255},
+		Std:  [3]float32{1.0 / 255, 1.0 / 255, 1.0 / 255},
+		BGR:  true,
 	}
 }
 
@@ -77,10 +90,14 @@ func (img *RGB) CHW(n Norm, dst []float32) {
 	if len(dst) != 3*plane {
 		panic(fmt.Sprintf("imageio: CHW: dst has %d values for a %dx%d image", len(dst), img.W, img.H))
 	}
+	r, b := 0, 2*plane
+	if n.BGR {
+		r, b = b, r
+	}
 	for i := range plane {
 		p := img.Pix[3*i : 3*i+3 : 3*i+3]
-		dst[i] = (p[0] - n.Mean[0]) / n.Std[0]
+		dst[r+i] = (p[0] - n.Mean[0]) / n.Std[0]
 		dst[plane+i] = (p[1] - n.Mean[1]) / n.Std[1]
-		dst[2*plane+i] = (p[2] - n.Mean[2]) / n.Std[2]
+		dst[b+i] = (p[2] - n.Mean[2]) / n.Std[2]
 	}
 }

@@ -57,3 +57,17 @@ func TestCHW(t *testing.T) {
 		}
 	}
 }
+
+// TestCaffeNorm: pixels (R, G, B) on the 0–255 scale become planes B−104,
+// G−117, R−123, as Caffe's BVLC AlexNet expects.
+func TestCaffeNorm(t *testing.T) {
+	img := &RGB{W: 2, H: 1, Pix: []float32{1, 0, 200.0 / 255, 123.0 / 255, 117.0 / 255, 104.0 / 255}}
+	got := make([]float32, 6)
+	img.CHW(CaffeNorm(), got)
+	want := []float32{200 - 104, 0, 0 - 117, 0, 255 - 123, 0}
+	for i := range want {
+		if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("CHW(CaffeNorm) = %v, want %v", got, want)
+		}
+	}
+}

@@ -64,11 +64,11 @@ func Registry() []Model {
 			URL:    "https://media.githubusercontent.com/media/onnx/models/6ab957a2fe61f34a76c670946f7cbd806d2cacca/vision/classification/alexnet/model/bvlcalexnet-12.onnx",
 			Size:   243863787,
 			SHA256: "6b0da9510f27f234ee96a85dc3809dd210150fdefad87f6850f9788513216945",
-			Nodes: "input data_0 (1×3×224×224, static batch 1), output softmaxout_1 (1000); Caffe-derived tensor names (conv1 … fc8 layers), " +
-				"not torchvision's features.N, so the alexnet preset's default node does not exist in it; the graph uses LRN, " +
-				"which onnx-gomlx does not implement, so only tensors before the first LRN load (use onnx:FILE#NODE with a " +
-				"tensor name); it expects Caffe preprocessing (BGR, 0–255, mean-subtracted), not ImageNet mean/std. " +
-				"Kept as a checksum-pinned public file; for the devkit's features use `alexnet`",
+			Nodes: "input data_0 (1×3×224×224, static batch 1: run one image at a time), output softmaxout_1 (1000 class " +
+				"probabilities, the extractor's default); Caffe-derived tensor names, not torchvision's features.N: name a layer's " +
+				"tensor with bvlc-alexnet#NAME (an unknown name lists the graph's nodes). Its LRN layers run on the native engine " +
+				"(onnx-gomlx lacks LRN). The extractor applies Caffe preprocessing (BGR, 0–255, mean pixel 104/117/123 subtracted). " +
+				"For the devkit's features use `alexnet`",
 		},
 		{
 			Name: "clip-vit-b32",

@@ -32,22 +32,24 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", "data/sim", "dataset root (subjNN/ folders inside)")
 	cache := fs.String("cache", "data/features", "feature cache directory")
 	name := fs.String("extractor", "gabor", "feature extractor: gabor (embedded, no weights file), or an ONNX network: "+
-		"alexnet, clip-vit-b32, sam-vit-b (NAME, NAME:FILE or NAME#NODE), onnx:FILE#NODE")
+		"alexnet, clip-vit-b32, sam-vit-b, bvlc-alexnet (NAME, NAME:FILE or NAME#NODE), onnx:FILE#NODE")
 	fs.StringVar(name, "features", "gabor", "same as --extractor")
 	wfile := fs.String("weights", "", "ONNX weights file of a network extractor (default: <weights dir>/NAME.onnx, see `cortexcast models fetch -h`)")
 	backend := fs.String("backend", "", "compute backend of network extractors: go (default), xla:cpu or xla:cuda (binary built with XLA=1); default $"+compute.EnvVar)
 	batch := fs.Int("batch", 0, "images per network batch (default: chosen from available memory)")
+	engine := fs.String("engine", "auto", "what runs an ONNX network on the CPU: native (convolutions and matrix products as "+
+		"BLAS calls; the default with OpenBLAS), gomlx (onnx-gomlx on --backend), or auto")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ext, err := features.NewWith(*name, features.Options{Weights: *wfile, Backend: *backend, BatchSize: *batch})
+	ext, err := features.NewWith(*name, features.Options{Weights: *wfile, Backend: *backend, BatchSize: *batch, Engine: *engine})
 	if err != nil {
 		return err
 	}
 	if x, ok := ext.(*features.ONNX); ok {
 		defer x.Close()
 		b, from := x.BatchSize()
-		e.log.Info("feature network", "extractor", ext.ID(), "backend", compute.Resolve(*backend), "batch", b, "batch_from", from)
+		e.log.Info("feature network", "extractor", ext.ID(), "engine", x.Engine(), "batch", b, "batch_from", from)
 	}
 	ds, err := algonauts.Open(*data)
 	if err != nil {
