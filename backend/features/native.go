@@ -9,17 +9,19 @@ import (
 )
 
 // nativeNet runs an ONNX graph made only of the operators convolutional
-// image networks use (Conv, pooling, LRN, BatchNormalization, Gemm, element
-// -wise arithmetic and reshapes) directly in Go, with every convolution and
-// fully connected layer as one BLAS product through gonum's blas32: the
-// system OpenBLAS in openblas builds (package openblas), where it runs
-// AlexNet several times faster than gomlx's pure-Go backend can. Graphs with
-// any other operator are left to onnx-gomlx (newNativeNet says which
-// operator stopped it).
+// networks and vision transformers use (nativeOps: convolution, pooling,
+// LRN, batch and layer normalisation, Gemm/MatMul, softmax, element-wise
+// arithmetic, and the reshapes, slices and int64 shape arithmetic of a
+// PyTorch export) directly in Go, every convolution and matrix product as
+// BLAS calls through gonum's blas32: the system OpenBLAS in openblas builds
+// (package openblas), where it runs AlexNet 4–6× faster than gomlx's pure-Go
+// backend. Graphs with any other operator are left to onnx-gomlx
+// (newNativeNet says which operator stopped it).
 //
-// Tensors are float32 and row-major; shapes are worked out at run time from
-// the batch, so one nativeNet runs any batch size. A nativeNet is not safe for
-// concurrent use (its scratch buffers are shared between steps).
+// Values are row-major float32, or int64 for shape arithmetic; shapes are
+// worked out at run time from the batch, so one nativeNet runs any batch
+// size. A nativeNet is not safe for concurrent use (its scratch buffers are
+// shared between steps).
 type nativeNet struct {
 	input, output string
 	steps         []nativeStep
