@@ -91,6 +91,13 @@ var nativeOps = map[string]func(g *onnxGraph, nd onnxNode, n *nativeNet) (func(*
 	"Transpose":          buildTranspose,
 	"ConstantOfShape":    buildConstantOfShape,
 	"Expand":             buildExpand,
+	"Range":              buildRange,
+	"Mod":                buildBinary,
+	"Pow":                buildBinary,
+	"Erf":                buildUnary,
+	"Sqrt":               buildUnary,
+	"ReduceMean":         buildReduceMean,
+	"Einsum":             buildEinsum,
 }
 
 // intOps are the operators whose first input may be int64 (the rest read
@@ -98,7 +105,8 @@ var nativeOps = map[string]func(g *onnxGraph, nd onnxNode, n *nativeNet) (func(*
 var intOps = map[string]bool{
 	"Identity": true, "Add": true, "Sub": true, "Mul": true, "Div": true, "Reshape": true, "Flatten": true,
 	"Concat": true, "Shape": true, "Gather": true, "Unsqueeze": true, "Squeeze": true, "Cast": true,
-	"Slice": true, "Transpose": true, "ConstantOfShape": true, "Expand": true,
+	"Slice": true, "Transpose": true, "ConstantOfShape": true, "Expand": true, "Range": true, "Mod": true,
+	"Split": true,
 }
 
 // newNativeNet prepares the steps that compute output from the graph input
@@ -147,6 +155,17 @@ func newNativeNet(g *onnxGraph, input, output string) (*nativeNet, error) {
 			}
 			if err := n.addConst(nd.outputs[0], a.t); err != nil {
 				return nil, fmt.Errorf("node %q: %w", nd.name, err)
+			}
+			continue
+		}
+		if nd.op == "Split" {
+			// One step per output, each a slice of the input.
+			for k, o := range nd.outputs {
+				run, err := buildSplit(nd, k)
+				if err != nil {
+					return nil, fmt.Errorf("node %q (%s): %w", nd.name, nd.op, err)
+				}
+				n.steps = append(n.steps, nativeStep{name: nd.name, op: nd.op, inputs: nd.inputs, output: o, run: run})
 			}
 			continue
 		}

@@ -368,7 +368,8 @@ func growFloats(buf []float32, n int) []float32 {
 	return buf[:n]
 }
 
-// buildUnary: Relu, Sigmoid, and Identity and Dropout (inference: a copy).
+// buildUnary: Relu, Sigmoid, Erf, Sqrt, and Identity and Dropout
+// (inference: a copy).
 func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	if nd.op == "Dropout" && len(nd.inputs) > 2 && nd.inputs[2] != "" {
 		return nil, fmt.Errorf("a training_mode input")
@@ -397,6 +398,14 @@ func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 			case "Sigmoid":
 				for i, v := range src {
 					dst[i] = 1 / (1 + expf(-v))
+				}
+			case "Erf":
+				for i, v := range src {
+					dst[i] = float32(math.Erf(float64(v)))
+				}
+			case "Sqrt":
+				for i, v := range src {
+					dst[i] = float32(math.Sqrt(float64(v)))
 				}
 			default:
 				if &dst[0] != &src[0] {

@@ -2,7 +2,9 @@ package features
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 )
 
 // The native engine's shape and indexing operators (Reshape, Transpose,
@@ -156,13 +158,14 @@ func normAxis(a, rank int) (int, error) {
 	return a, nil
 }
 
-// buildBinary: element-wise Add, Sub, Mul and Div with numpy broadcasting,
-// on float32 or (shape arithmetic) int64 pairs.
+// buildBinary: element-wise Add, Sub, Mul, Div, Pow and Mod with numpy
+// broadcasting, on float32 or (shape arithmetic) int64 pairs.
 func buildBinary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	if len(nd.inputs) != 2 {
 		return nil, fmt.Errorf("%d inputs, want 2", len(nd.inputs))
 	}
 	op := nd.op
+	fmod := attrInt(nd, "fmod", 0) != 0
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		a, b := in[0], in[1]
 		if a.isInt != b.isInt {
@@ -191,14 +194,25 @@ func buildBinary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 					out[i] = x - y
 				case "Mul":
 					out[i] = x * y
-				case "Div":
+				case "Div", "Mod":
 					if y == 0 {
 						return ntensor{}, fmt.Errorf("integer division by zero")
 					}
 					out[i] = x / y
+					if op == "Mod" {
+						out[i] = x % y
+						if !fmod && out[i] != 0 && (out[i] < 0) != (y < 0) {
+							out[i] += y // the divisor's sign, as Python's %
+						}
+					}
+				case "Pow":
+					return ntensor{}, fmt.Errorf("int64 Pow")
 				}
 			}
 			return ntensor{ints: out, isInt: true, shape: shape}, nil
+		}
+		if op == "Pow" || op == "Mod" {
+			return powMod(op, fmod, a, b, shape)
 		}
 		var out []float32
 		switch {
@@ -231,6 +245,32 @@ func buildBinary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		}
 		return ntensor{data: out, shape: shape}, nil
 	}, nil
+}
+
+// powMod is float32 Pow and Mod (fmod, or Python's sign of the divisor).
+func powMod(op string, fmod bool, a, b ntensor, shape []int) (ntensor, error) {
+	ia, ib, err := broadcastPair(a, b, shape)
+	if err != nil {
+		return ntensor{}, err
+	}
+	out := make([]float32, len(ia))
+	for i := range out {
+		x, y := float64(a.data[ia[i]]), float64(b.data[ib[i]])
+		var v float64
+		switch {
+		case op == "Pow" && y == 2:
+			v = x * x
+		case op == "Pow":
+			v = math.Pow(x, y)
+		default:
+			v = math.Mod(x, y)
+			if !fmod && v != 0 && (v < 0) != (y < 0) {
+				v += y
+			}
+		}
+		out[i] = float32(v)
+	}
+	return ntensor{data: out, shape: shape}, nil
 }
 
 // suffixOf says whether shape s, without leading 1s, equals the trailing
@@ -800,5 +840,264 @@ func buildExpand(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 			return ntensor{}, err
 		}
 		return strided(in[0], shape, st, 0), nil
+	}, nil
+}
+
+// buildSplit returns the step computing output k of a Split node: sizes
+// from the second input (opset 13), the split attribute, or equal parts.
+func buildSplit(nd onnxNode, k int) (stepFunc, error) {
+	axis := int(attrInt(nd, "axis", 0))
+	attrSplit := nd.attrs["split"].ints
+	parts := len(nd.outputs)
+	return func(n *nativeNet, in []ntensor) (ntensor, error) {
+		x := in[0]
+		ax, err := normAxis(axis, len(x.shape))
+		if err != nil {
+			return ntensor{}, err
+		}
+		dim := x.shape[ax]
+		var sizes []int
+		switch {
+		case len(in) > 1 && in[1].size() > 0:
+			if sizes, err = intsOf(in[1], "split"); err != nil {
+				return ntensor{}, err
+			}
+		case len(attrSplit) > 0:
+			for _, v := range attrSplit {
+				sizes = append(sizes, int(v))
+			}
+		default:
+			each := (dim + parts - 1) / parts
+			for i := range parts {
+				sizes = append(sizes, max(0, min(each, dim-i*each)))
+			}
+		}
+		total := 0
+		for _, v := range sizes {
+			if v < 0 {
+				return ntensor{}, fmt.Errorf("split sizes %v", sizes)
+			}
+			total += v
+		}
+		if len(sizes) != parts || total != dim {
+			return ntensor{}, fmt.Errorf("split sizes %v for %d outputs of axis %d (size %d)", sizes, parts, ax, dim)
+		}
+		start := 0
+		for _, v := range sizes[:k] {
+			start += v
+		}
+		st := rowStrides(x.shape)
+		shape := slices.Clone(x.shape)
+		shape[ax] = sizes[k]
+		return strided(x, shape, st, start*st[ax]), nil
+	}, nil
+}
+
+// buildRange: Range(start, limit, delta) of int64 or float32 scalars.
+func buildRange(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+	return func(n *nativeNet, in []ntensor) (ntensor, error) {
+		if len(in) != 3 || in[0].size() != 1 || in[1].size() != 1 || in[2].size() != 1 {
+			return ntensor{}, fmt.Errorf("want three scalar inputs")
+		}
+		if in[0].isInt {
+			s, l, d := in[0].ints[0], in[1].ints[0], in[2].ints[0]
+			if d == 0 {
+				return ntensor{}, fmt.Errorf("delta 0")
+			}
+			cnt := max(0, (l-s+d-sign64(d))/d)
+			if err := n.checkSize([]int{int(min(cnt, 1<<40))}); err != nil {
+				return ntensor{}, err
+			}
+			out := make([]int64, cnt)
+			for i := range out {
+				out[i] = s + int64(i)*d
+			}
+			return ntensor{ints: out, isInt: true, shape: []int{len(out)}}, nil
+		}
+		s, l, d := float64(in[0].data[0]), float64(in[1].data[0]), float64(in[2].data[0])
+		if d == 0 {
+			return ntensor{}, fmt.Errorf("delta 0")
+		}
+		cnt := max(0, math.Ceil((l-s)/d))
+		if err := n.checkSize([]int{int(min(cnt, 1<<40))}); err != nil {
+			return ntensor{}, err
+		}
+		out := make([]float32, int(cnt))
+		for i := range out {
+			out[i] = float32(s + float64(i)*d)
+		}
+		return ntensor{data: out, shape: []int{len(out)}}, nil
+	}, nil
+}
+
+func sign64(v int64) int64 {
+	if v < 0 {
+		return -1
+	}
+	return 1
+}
+
+// buildReduceMean: the mean over axes (attribute, or second input from
+// opset 18; all axes when none), keeping them as 1s unless keepdims is 0.
+func buildReduceMean(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+	keep := attrInt(nd, "keepdims", 1) != 0
+	attrAxes := nd.attrs["axes"].ints
+	return func(n *nativeNet, in []ntensor) (ntensor, error) {
+		x := in[0]
+		r := len(x.shape)
+		var axes []int
+		if len(in) > 1 && in[1].size() > 0 {
+			var err error
+			if axes, err = intsOf(in[1], "axes"); err != nil {
+				return ntensor{}, err
+			}
+		} else {
+			for _, a := range attrAxes {
+				axes = append(axes, int(a))
+			}
+		}
+		reduced := make([]bool, r)
+		if len(axes) == 0 {
+			for a := range reduced {
+				reduced[a] = true
+			}
+		}
+		for _, a := range axes {
+			a, err := normAxis(a, r)
+			if err != nil {
+				return ntensor{}, err
+			}
+			reduced[a] = true
+		}
+		kept := make([]int, r) // the output shape with reduced axes as 1
+		count := 1
+		for a, d := range x.shape {
+			kept[a] = d
+			if reduced[a] {
+				kept[a] = 1
+				count *= d
+			}
+		}
+		st := rowStrides(kept)
+		for a := range st {
+			if reduced[a] {
+				st[a] = 0
+			}
+		}
+		dst := strideIndex(x.shape, st, 0)
+		sums := make([]float64, shapeSize(kept))
+		for i, o := range dst {
+			sums[o] += float64(x.data[i])
+		}
+		out := make([]float32, len(sums))
+		for i, v := range sums {
+			out[i] = float32(v / float64(max(count, 1)))
+		}
+		shape := kept
+		if !keep {
+			shape = nil
+			for a, d := range kept {
+				if !reduced[a] {
+					shape = append(shape, d)
+				}
+			}
+		}
+		return ntensor{data: out, shape: shape}, nil
+	}, nil
+}
+
+// buildEinsum: two-operand Einsum without ellipses or repeated labels, as
+// one batched matrix product: A's axes arranged as batch × free × summed,
+// B's as batch × summed × free, the product rearranged to the output.
+func buildEinsum(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+	eq := strings.ReplaceAll(nd.attrs["equation"].s, " ", "")
+	lhs, out, ok := strings.Cut(eq, "->")
+	ins := strings.Split(lhs, ",")
+	if !ok || len(ins) != 2 || strings.Contains(eq, ".") {
+		return nil, fmt.Errorf("equation %q: the native engine runs two operands with an explicit output, no ellipsis", eq)
+	}
+	la, lb := ins[0], ins[1]
+	for _, l := range []string{la, lb, out} {
+		for i, c := range l {
+			if strings.IndexRune(l[i+1:], c) >= 0 || c < 'A' || c > 'z' {
+				return nil, fmt.Errorf("equation %q: repeated or non-letter label %q", eq, c)
+			}
+		}
+	}
+	var batch, freeA, freeB, sum string
+	for _, c := range la {
+		inB, inOut := strings.ContainsRune(lb, c), strings.ContainsRune(out, c)
+		switch {
+		case inB && inOut:
+			batch += string(c)
+		case inB:
+			sum += string(c)
+		case inOut:
+			freeA += string(c)
+		default:
+			return nil, fmt.Errorf("equation %q: label %q of one operand only is summed away", eq, c)
+		}
+	}
+	for _, c := range lb {
+		if !strings.ContainsRune(la, c) {
+			if !strings.ContainsRune(out, c) {
+				return nil, fmt.Errorf("equation %q: label %q of one operand only is summed away", eq, c)
+			}
+			freeB += string(c)
+		}
+	}
+	for _, c := range out {
+		if !strings.ContainsRune(la, c) && !strings.ContainsRune(lb, c) {
+			return nil, fmt.Errorf("equation %q: output label %q is in no operand", eq, c)
+		}
+	}
+	return func(n *nativeNet, in []ntensor) (ntensor, error) {
+		a, b := in[0], in[1]
+		if len(a.shape) != len(la) || len(b.shape) != len(lb) {
+			return ntensor{}, fmt.Errorf("equation %q for inputs of shapes %s and %s", eq, shapeString(a.shape), shapeString(b.shape))
+		}
+		size := map[rune]int{}
+		for _, t := range []struct {
+			l string
+			s []int
+		}{{la, a.shape}, {lb, b.shape}} {
+			for i, c := range t.l {
+				if d, ok := size[c]; ok && d != t.s[i] {
+					return ntensor{}, fmt.Errorf("equation %q: label %q is %d and %d", eq, c, d, t.s[i])
+				}
+				size[c] = t.s[i]
+			}
+		}
+		prod := func(l string) int {
+			p := 1
+			for _, c := range l {
+				p *= size[c]
+			}
+			return p
+		}
+		// arrange permutes t (labels l) to the label order want.
+		arrange := func(t ntensor, l, want string) ntensor {
+			st := rowStrides(t.shape)
+			shape, strides := make([]int, len(want)), make([]int, len(want))
+			for i, c := range want {
+				j := strings.IndexRune(l, c)
+				shape[i], strides[i] = t.shape[j], st[j]
+			}
+			return strided(t, shape, strides, 0)
+		}
+		nb, m, k, nn := prod(batch), prod(freeA), prod(sum), prod(freeB)
+		ta := arrange(a, la, batch+freeA+sum)
+		tb := arrange(b, lb, batch+sum+freeB)
+		ta.shape, tb.shape = []int{nb, m, k}, []int{nb, k, nn}
+		y, err := batchedMatMul(n, ta, tb)
+		if err != nil {
+			return ntensor{}, err
+		}
+		lr := batch + freeA + freeB
+		y.shape = nil
+		for _, c := range lr {
+			y.shape = append(y.shape, size[c])
+		}
+		return arrange(y, lr, out), nil
 	}, nil
 }

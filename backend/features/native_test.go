@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -25,6 +26,8 @@ func TestNativeParity(t *testing.T) {
 		{"alexnet_tiny", "features.12", "alexnet_tiny_features.12", "mean", 16},
 		{"clip_tiny", "", "clip_tiny_output", "flatten", 32},
 		{"clip_tiny", "ln_post", "clip_tiny_ln_post", "flatten", 64},
+		{"sam_tiny", "", "sam_tiny_output", "flatten", 16 * 4 * 4},
+		{"sam_tiny", "", "sam_tiny_output", "mean", 16},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s#%s/%s", c.model, c.node, c.pool), func(t *testing.T) {
@@ -135,8 +138,12 @@ func TestNativeErrors(t *testing.T) {
 	}
 	// A model whose graph the native engine cannot run: "native" says why,
 	// "auto" falls back to onnx-gomlx.
-	if _, err := NewONNX(filepath.Join(onnxDir, "sam_tiny.onnx"), "", ONNXOptions{Engine: "native"}); err == nil || !strings.Contains(err.Error(), "is not one the native engine runs") {
-		t.Errorf("sam_tiny on the native engine: error %v", err)
+	odd := filepath.Join(t.TempDir(), "odd.onnx")
+	if err := os.WriteFile(odd, bytes.ReplaceAll(b, []byte("Relu"), []byte("Relx")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewONNX(odd, "", ONNXOptions{Engine: "native"}); err == nil || !strings.Contains(err.Error(), "operator Relx is not one the native engine runs") {
+		t.Errorf("unknown operator on the native engine: error %v", err)
 	}
 	if _, err := NewONNX(filepath.Join(onnxDir, "alexnet_tiny.onnx"), "", ONNXOptions{Engine: "native", Backend: "xla:cuda"}); err == nil || !strings.Contains(err.Error(), "runs on the CPU") {
 		t.Errorf("native engine on xla:cuda: error %v", err)
@@ -205,7 +212,13 @@ func runOp(t *testing.T, op string, attrs map[string]onnxAttr, in ...ntensor) (n
 		nd.inputs = append(nd.inputs, fmt.Sprint("in", i))
 	}
 	n := &nativeNet{maxValues: maxNativeValues, consts: map[string]ntensor{}, reuse: make([]bool, len(in))}
-	run, err := nativeOps[op](nil, nd, n)
+	build := nativeOps[op]
+	if op == "Split" {
+		// The second output of a two-way split.
+		nd.outputs = []string{"y0", "y"}
+		build = func(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) { return buildSplit(nd, 1) }
+	}
+	run, err := build(nil, nd, n)
 	if err != nil {
 		return ntensor{}, err
 	}
@@ -252,6 +265,17 @@ func TestNativeShapeOps(t *testing.T) {
 		{"global max", "GlobalMaxPool", nil, []ntensor{f32([]int{1, 2, 1, 2}, 1, 5, -2, -1)}, []int{1, 2, 1, 1}, []float32{5, -1}, nil},
 		{"layer norm", "LayerNormalization", map[string]onnxAttr{"epsilon": {f: 0}}, []ntensor{f32([]int{1, 2}, 1, 3), f32([]int{2}, 1, 2), f32([]int{2}, 0, 1)},
 			[]int{1, 2}, []float32{-1, 3}, nil},
+		{"einsum rel-pos", "Einsum", map[string]onnxAttr{"equation": {s: "bhwc,hkc->bhwk"}},
+			[]ntensor{f32([]int{1, 2, 1, 2}, 1, 2, 3, 4), f32([]int{2, 1, 2}, 1, 1, 2, -1)}, []int{1, 2, 1, 1}, []float32{3, 2}, nil},
+		{"einsum transpose out", "Einsum", map[string]onnxAttr{"equation": {s: "ij,jk->ki"}},
+			[]ntensor{f32([]int{2, 2}, 1, 2, 3, 4), f32([]int{2, 1}, 1, 10)}, []int{1, 2}, []float32{21, 43}, nil},
+		{"split second", "Split", map[string]onnxAttr{"axis": {i: 1}}, []ntensor{x23, i64(1, 2)}, []int{2, 2}, []float32{2, 3, 5, 6}, nil},
+		{"range", "Range", nil, []ntensor{i64(5), i64(0), i64(-2)}, []int{3}, nil, []int64{5, 3, 1}},
+		{"python mod", "Mod", nil, []ntensor{i64(-7, 7), i64(3)}, []int{2}, nil, []int64{2, 1}},
+		{"pow", "Pow", nil, []ntensor{f32([]int{2}, 3, -2), f32([]int{}, 2)}, []int{2}, []float32{9, 4}, nil},
+		{"reduce mean", "ReduceMean", map[string]onnxAttr{"axes": {ints: ints(1)}, "keepdims": {i: 0}}, []ntensor{x23}, []int{2}, []float32{2, 5}, nil},
+		{"sqrt", "Sqrt", nil, []ntensor{f32([]int{2}, 4, 9)}, []int{2}, []float32{2, 3}, nil},
+		{"erf", "Erf", nil, []ntensor{f32([]int{2}, 0, 1)}, []int{2}, []float32{0, float32(math.Erf(1))}, nil},
 		{"batched matmul", "MatMul", nil, []ntensor{f32([]int{2, 1, 2}, 1, 2, 3, 4), f32([]int{1, 2, 1}, 1, 1)}, []int{2, 1, 1}, []float32{3, 7}, nil},
 	}
 	for _, c := range cases {
