@@ -309,15 +309,17 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 	return out, nil
 }
 
-// activationBytes is the memory one image's values take while running,
-// each counted once (a bound, as values are freed after their last use),
-// plus the largest im2col matrix, for xs (a one-image input shape).
-func (n *nativeNet) activationBytes(xs []int) (int64, error) {
+// probe runs the graph once on zeros of shape xs (one image) and returns
+// the output and the memory the run's values take, each counted once (a
+// bound, as values are freed after their last use), plus the input and
+// the scratch buffers.
+func (n *nativeNet) probe(xs []int) (ntensor, int64, error) {
 	x := make([]float32, shapeSize(xs))
-	if _, err := n.run(x, xs); err != nil {
-		return 0, err
+	y, err := n.run(x, xs)
+	if err != nil {
+		return ntensor{}, 0, err
 	}
-	return n.bytes + 4*int64(len(x)+cap(n.scratch)+cap(n.gemmOut)), nil
+	return y, n.bytes + 4*int64(len(x)+cap(n.scratch)+cap(n.gemmOut)), nil
 }
 
 // countOf is the number of times v occurs in s.

@@ -397,12 +397,14 @@ func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 				}
 			case "Sigmoid":
 				for i, v := range src {
-					dst[i] = 1 / (1 + expf(-v))
+					dst[i] = -v
+				}
+				expSlice(dst, dst)
+				for i, e := range dst {
+					dst[i] = 1 / (1 + e)
 				}
 			case "Erf":
-				for i, v := range src {
-					dst[i] = float32(math.Erf(float64(v)))
-				}
+				erfSlice(dst, src)
 			case "Sqrt":
 				for i, v := range src {
 					dst[i] = float32(math.Sqrt(float64(v)))
@@ -415,6 +417,48 @@ func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		})
 		return ntensor{data: out, shape: slices.Clone(x.shape)}, nil
 	}, nil
+}
+
+// erff is erf(x) to within 2e-7 (absolute): a Taylor series near 0 and
+// Abramowitz & Stegun 7.1.26 with expf elsewhere. math.Erf calls math.Exp,
+// slow in simd builds (see expf); SAM's GELU computes it per activation.
+func erff(x float32) float32 {
+	return erfWith(x, expf(-x*x))
+}
+
+// erfSlice writes erf(src[i]) into dst[i] (dst may be src), the
+// exponentials by expSlice.
+func erfSlice(dst, src []float32) {
+	var e [256]float32
+	for lo := 0; lo < len(src); lo += len(e) {
+		x := src[lo:min(len(src), lo+len(e))]
+		ex := e[:len(x)]
+		for i, v := range x {
+			ex[i] = -v * v
+		}
+		expSlice(ex, ex)
+		for i, v := range x {
+			dst[lo+i] = erfWith(v, ex[i])
+		}
+	}
+}
+
+// erfWith is erff given expNegSq = e^(−x²).
+func erfWith(x, expNegSq float32) float32 {
+	a := math.Abs(float64(x))
+	if a < 0.5 {
+		z := float64(x)
+		z2 := z * z
+		// 2/√π · (z − z³/3 + z⁵/10 − z⁷/42 + z⁹/216 − z¹¹/1320)
+		return float32(1.1283791670955126 * z * (1 + z2*(-1.0/3+z2*(1.0/10+z2*(-1.0/42+z2*(1.0/216-z2/1320))))))
+	}
+	t := 1 / (1 + 0.3275911*a)
+	p := t * (0.254829592 + t*(-0.284496736+t*(1.421413741+t*(-1.453152027+t*1.061405429))))
+	y := 1 - p*float64(expNegSq)
+	if x < 0 {
+		y = -y
+	}
+	return float32(y)
 }
 
 // expf is e^x in float32 precision (relative error under 2e-7), by
@@ -831,10 +875,12 @@ func softmaxRows(x, out []float32, last int) {
 	for i := 0; i+last <= len(x); i += last {
 		src, dst := x[i:i+last], out[i:i+last]
 		m := slices.Max(src)
-		var sum float64
 		for j, v := range src {
-			e := expf(v - m)
-			dst[j] = e
+			dst[j] = v - m
+		}
+		expSlice(dst, dst)
+		var sum float64
+		for _, e := range dst {
 			sum += float64(e)
 		}
 		inv := float32(1 / sum)

@@ -233,15 +233,9 @@ func buildBinary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		case len(b.data) == size && suffixOf(a.shape, shape):
 			binaryLoop(op, out, a.data, b.data, len(a.data), 0)
 		default:
-			ia, ib, err := broadcastPair(a, b, shape)
-			if err != nil {
+			if err := broadcastRows(op, out, a, b, shape); err != nil {
 				return ntensor{}, err
 			}
-			ga, gb := make([]float32, size), make([]float32, size)
-			for i := range out {
-				ga[i], gb[i] = a.data[ia[i]], b.data[ib[i]]
-			}
-			binaryLoop(op, out, ga, gb, 0, 0)
 		}
 		return ntensor{data: out, shape: shape}, nil
 	}, nil
@@ -310,37 +304,102 @@ func binaryLoop(op string, out, a, b []float32, ma, mb int) {
 		end := min(len(out), c1*chunk)
 		for lo := c0 * chunk; lo < end; lo += step {
 			hi := min(end, lo+step)
-			o, x, y := out[lo:hi], operand(a, ma, lo, hi), operand(b, mb, lo, hi)
-			switch {
-			case len(x) == 1 && len(y) == 1:
+			segmentOp(op, out[lo:hi], operand(a, ma, lo, hi), operand(b, mb, lo, hi))
+		}
+	})
+}
+
+// segmentOp writes op(x, y) into o, where an operand of length 1 is a
+// scalar and any other has o's length.
+func segmentOp(op string, o, x, y []float32) {
+	switch {
+	case len(x) == 1 && len(y) == 1:
+		fillOp(op, o, x[0], y[0])
+	case len(x) == 1:
+		scalarOp(op, o, x[0], y, true)
+	case len(y) == 1:
+		scalarOp(op, o, y[0], x, false)
+	default:
+		x, y = x[:len(o)], y[:len(o)]
+		switch op {
+		case "Add":
+			for i := range o {
+				o[i] = x[i] + y[i]
+			}
+		case "Sub":
+			for i := range o {
+				o[i] = x[i] - y[i]
+			}
+		case "Mul":
+			for i := range o {
+				o[i] = x[i] * y[i]
+			}
+		case "Div":
+			for i := range o {
+				o[i] = x[i] / y[i]
+			}
+		}
+	}
+}
+
+// broadcastRows is op(a, b) broadcast to shape, written into out one row
+// (last axis) at a time: each operand's row is read in place, or is one
+// value repeated, so nothing of the output's size is allocated.
+func broadcastRows(op string, out []float32, a, b ntensor, shape []int) error {
+	sa, err := broadcastStrides(a.shape, shape)
+	if err != nil {
+		return err
+	}
+	sb, err := broadcastStrides(b.shape, shape)
+	if err != nil {
+		return err
+	}
+	r := len(shape)
+	if r == 0 || len(out) == 0 {
+		if len(out) == 1 {
+			segmentOp(op, out, a.data[:1], b.data[:1])
+		}
+		return nil
+	}
+	inner := shape[r-1]
+	row := func(v []float32, off, step int) []float32 {
+		if step == 0 || inner == 1 {
+			return v[off : off+1]
+		}
+		return v[off : off+inner]
+	}
+	parallelFor(len(out)/inner, func(q0, q1 int) {
+		pos := make([]int, r-1)
+		offA, offB := 0, 0
+		q := q0
+		for ax := r - 2; ax >= 0; ax-- {
+			pos[ax] = q % shape[ax]
+			q /= shape[ax]
+			offA += pos[ax] * sa[ax]
+			offB += pos[ax] * sb[ax]
+		}
+		for q := q0; q < q1; q++ {
+			o := out[q*inner : (q+1)*inner]
+			x, y := row(a.data, offA, sa[r-1]), row(b.data, offB, sb[r-1])
+			if len(o) == 1 {
 				fillOp(op, o, x[0], y[0])
-			case len(x) == 1:
-				scalarOp(op, o, x[0], y, true)
-			case len(y) == 1:
-				scalarOp(op, o, y[0], x, false)
-			default:
-				x, y = x[:len(o)], y[:len(o)]
-				switch op {
-				case "Add":
-					for i := range o {
-						o[i] = x[i] + y[i]
-					}
-				case "Sub":
-					for i := range o {
-						o[i] = x[i] - y[i]
-					}
-				case "Mul":
-					for i := range o {
-						o[i] = x[i] * y[i]
-					}
-				case "Div":
-					for i := range o {
-						o[i] = x[i] / y[i]
-					}
+			} else {
+				segmentOp(op, o, x, y)
+			}
+			for ax := r - 2; ax >= 0; ax-- {
+				pos[ax]++
+				offA += sa[ax]
+				offB += sb[ax]
+				if pos[ax] < shape[ax] {
+					break
 				}
+				offA -= pos[ax] * sa[ax]
+				offB -= pos[ax] * sb[ax]
+				pos[ax] = 0
 			}
 		}
 	})
+	return nil
 }
 
 // scalarOp writes op(c, v[i]) (first) or op(v[i], c) into o.
@@ -1019,7 +1078,7 @@ func buildEinsum(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	la, lb := ins[0], ins[1]
 	for _, l := range []string{la, lb, out} {
 		for i, c := range l {
-			if strings.IndexRune(l[i+1:], c) >= 0 || c < 'A' || c > 'z' {
+			if strings.ContainsRune(l[i+1:], c) || c < 'A' || c > 'z' {
 				return nil, fmt.Errorf("equation %q: repeated or non-letter label %q", eq, c)
 			}
 		}

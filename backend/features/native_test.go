@@ -178,6 +178,25 @@ func FuzzNativeNet(f *testing.F) {
 	})
 }
 
+// TestErff compares erff with math.Erf.
+func TestErff(t *testing.T) {
+	var xs []float32
+	for x := float32(-6); x < 6; x += 0.0003 {
+		xs = append(xs, x)
+	}
+	vs := make([]float32, len(xs))
+	erfSlice(vs, xs)
+	worst, worstSlice := 0.0, 0.0
+	for i, x := range xs {
+		want := math.Erf(float64(x))
+		worst = max(worst, math.Abs(float64(erff(x))-want))
+		worstSlice = max(worstSlice, math.Abs(float64(vs[i])-want))
+	}
+	if worst > 2e-7 || worstSlice > 2e-7 {
+		t.Errorf("worst absolute error %.3g (erff), %.3g (erfSlice) > 2e-7", worst, worstSlice)
+	}
+}
+
 // TestExpf compares expf with math.Exp: relative error within float32
 // rounding over the normal range, and the limits.
 func TestExpf(t *testing.T) {
@@ -319,5 +338,30 @@ func TestNativeShapeOps(t *testing.T) {
 		if _, err := runOp(t, c.op, nil, c.in...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestExpSlice compares expSlice (8 lanes at a time in simd builds on
+// AVX2 machines) with math.Exp, tails included.
+func TestExpSlice(t *testing.T) {
+	var x []float32
+	for v := float32(-87); v < 88.3; v += 0.00731 {
+		x = append(x, v)
+	}
+	x = append(x, 0, 1, -1) // an odd-length tail
+	got := make([]float32, len(x))
+	expSlice(got, x)
+	worst := 0.0
+	for i, v := range x {
+		want := math.Exp(float64(v))
+		worst = max(worst, math.Abs(float64(got[i])-want)/want)
+	}
+	if worst > 2e-7 {
+		t.Errorf("worst relative error %.3g > 2e-7 (vector: %v)", worst, vectorExp)
+	}
+	y := []float32{-200, -100, 100}
+	expSlice(y, y)
+	if y[0] > 1.3e-38 || y[1] > 1.3e-38 || y[2] < 2e38 {
+		t.Errorf("limits: %v", y)
 	}
 }

@@ -255,16 +255,18 @@ func newNativeONNX(g *onnxGraph, tensor, node, hash string, opts ONNXOptions) (*
 		hash: hash, opts: opts, size: int(in[2]),
 		native: net, nativeBatch1: in[0] == 1,
 	}
-	xs := []int{1, 3, e.size, e.size}
-	if e.perImage, err = net.activationBytes(xs); err != nil {
-		return nil, fmt.Errorf("probe run of %q: %w", tensor, err)
+	// One run on a one-image batch of zeros gives the output size and the
+	// activation bytes per image.
+	y, bytes, err := net.probe([]int{1, 3, e.size, e.size})
+	if err == nil {
+		y, err = e.nativeOutput(y, 1)
 	}
-	out, shape, err := e.run(make([]float32, 3*e.size*e.size), 1)
 	if err != nil {
 		return nil, fmt.Errorf("probe run of %q: %w", tensor, err)
 	}
-	e.dim = len(out)
-	e.outShape = shape[1:]
+	e.perImage = bytes
+	e.dim = len(y.data)
+	e.outShape = []int{e.dim}
 	e.chooseBatch()
 	return e, nil
 }
@@ -483,28 +485,37 @@ func (e *ONNX) runNative(x []float32, b int) ([]float32, []int, error) {
 	var shape []int
 	for i := 0; i < b; i += step {
 		y, err := e.native.run(x[i*per:(i+step)*per], []int{step, 3, e.size, e.size})
+		if err == nil {
+			y, err = e.nativeOutput(y, step)
+		}
 		if err != nil {
 			return nil, nil, err
-		}
-		if len(y.shape) == 0 || y.shape[0] != step {
-			return nil, nil, fmt.Errorf("output %q has shape %s: its first axis is not the batch of %d", e.tensor, shapeString(y.shape), step)
-		}
-		if e.opts.Pool == "mean" && len(y.shape) > 2 {
-			inner := shapeSize(y.shape[2:])
-			pooled := make([]float32, len(y.data)/inner)
-			for j := range pooled {
-				var sum float64
-				for _, v := range y.data[j*inner : (j+1)*inner] {
-					sum += float64(v)
-				}
-				pooled[j] = float32(sum / float64(inner))
-			}
-			y = ntensor{data: pooled, shape: y.shape[:2]}
 		}
 		out = append(out, y.data...)
 		shape = []int{b, len(y.data) / step}
 	}
 	return out, shape, nil
+}
+
+// nativeOutput checks that the selected value y has the batch of n images
+// on its first axis and pools it per ONNXOptions.Pool.
+func (e *ONNX) nativeOutput(y ntensor, n int) (ntensor, error) {
+	if y.isInt || len(y.shape) == 0 || y.shape[0] != n {
+		return ntensor{}, fmt.Errorf("output %q has shape %s: not float32 with the batch of %d on its first axis", e.tensor, shapeString(y.shape), n)
+	}
+	if e.opts.Pool == "mean" && len(y.shape) > 2 {
+		inner := shapeSize(y.shape[2:])
+		pooled := make([]float32, len(y.data)/max(inner, 1))
+		for j := range pooled {
+			var sum float64
+			for _, v := range y.data[j*inner : (j+1)*inner] {
+				sum += float64(v)
+			}
+			pooled[j] = float32(sum / float64(inner))
+		}
+		y = ntensor{data: pooled, shape: y.shape[:2]}
+	}
+	return y, nil
 }
 
 // Extract preprocesses imgs (in parallel, one batch at a time) and runs the
