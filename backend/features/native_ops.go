@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -765,84 +766,6 @@ func batchedMatMul(n *nativeNet, a, b ntensor) (ntensor, error) {
 	return ntensor{data: out, shape: shape}, nil
 }
 
-// broadcastInto writes scale·c, broadcast to shape (numpy rules), into dst.
-func broadcastInto(dst []float32, shape []int, c ntensor, scale float32) error {
-	strides, err := broadcastStrides(c.shape, shape)
-	if err != nil {
-		return err
-	}
-	if len(shape) == 2 && len(c.data) == shape[1] && suffixOf(c.shape, shape) {
-		// A bias: one row repeated.
-		for r := range shape[0] {
-			row := dst[r*shape[1] : (r+1)*shape[1]]
-			for i, v := range c.data {
-				row[i] = scale * v
-			}
-		}
-		return nil
-	}
-	idx := make([]int, len(shape))
-	for i := range dst {
-		off := 0
-		for a, v := range idx {
-			off += v * strides[a]
-		}
-		dst[i] = scale * c.data[off]
-		for a := len(idx) - 1; a >= 0; a-- {
-			if idx[a]++; idx[a] < shape[a] {
-				break
-			}
-			idx[a] = 0
-		}
-	}
-	return nil
-}
-
-// broadcastStrides returns, for each axis of out, the stride of the tensor
-// of shape s broadcast to it (0 on broadcast axes).
-func broadcastStrides(s, out []int) ([]int, error) {
-	if len(s) > len(out) {
-		return nil, fmt.Errorf("shape %s does not broadcast to %s", shapeString(s), shapeString(out))
-	}
-	strides := make([]int, len(out))
-	st := 1
-	for i := 1; i <= len(s); i++ {
-		d, o := s[len(s)-i], out[len(out)-i]
-		switch d {
-		case o:
-			strides[len(out)-i] = st
-		case 1:
-		default:
-			return nil, fmt.Errorf("shape %s does not broadcast to %s", shapeString(s), shapeString(out))
-		}
-		st *= d
-	}
-	return strides, nil
-}
-
-// broadcastShape is the numpy broadcast of shapes a and b.
-func broadcastShape(a, b []int) ([]int, error) {
-	out := make([]int, max(len(a), len(b)))
-	for i := 1; i <= len(out); i++ {
-		da, db := 1, 1
-		if i <= len(a) {
-			da = a[len(a)-i]
-		}
-		if i <= len(b) {
-			db = b[len(b)-i]
-		}
-		switch {
-		case da == db || db == 1:
-			out[len(out)-i] = da
-		case da == 1:
-			out[len(out)-i] = db
-		default:
-			return nil, fmt.Errorf("shapes %s and %s do not broadcast", shapeString(a), shapeString(b))
-		}
-	}
-	return out, nil
-}
-
 // buildSoftmax: softmax over the last axis. ONNX's default axis changed at
 // opset 13 (1 → −1); both mean the last axis of a 2-D input, the only case
 // run without an explicit last axis.
@@ -938,5 +861,101 @@ func buildLayerNorm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 			}
 		})
 		return ntensor{data: out, shape: slices.Clone(x.shape)}, nil
+	}, nil
+}
+
+// buildEinsum: two-operand Einsum without ellipses or repeated labels, as
+// one batched matrix product: A's axes arranged as batch × free × summed,
+// B's as batch × summed × free, the product rearranged to the output.
+func buildEinsum(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+	eq := strings.ReplaceAll(nd.attrs["equation"].s, " ", "")
+	lhs, out, ok := strings.Cut(eq, "->")
+	ins := strings.Split(lhs, ",")
+	if !ok || len(ins) != 2 || strings.Contains(eq, ".") {
+		return nil, fmt.Errorf("equation %q: the native engine runs two operands with an explicit output, no ellipsis", eq)
+	}
+	la, lb := ins[0], ins[1]
+	for _, l := range []string{la, lb, out} {
+		for i, c := range l {
+			if strings.ContainsRune(l[i+1:], c) || c < 'A' || c > 'z' {
+				return nil, fmt.Errorf("equation %q: repeated or non-letter label %q", eq, c)
+			}
+		}
+	}
+	var batch, freeA, freeB, sum string
+	for _, c := range la {
+		inB, inOut := strings.ContainsRune(lb, c), strings.ContainsRune(out, c)
+		switch {
+		case inB && inOut:
+			batch += string(c)
+		case inB:
+			sum += string(c)
+		case inOut:
+			freeA += string(c)
+		default:
+			return nil, fmt.Errorf("equation %q: label %q of one operand only is summed away", eq, c)
+		}
+	}
+	for _, c := range lb {
+		if !strings.ContainsRune(la, c) {
+			if !strings.ContainsRune(out, c) {
+				return nil, fmt.Errorf("equation %q: label %q of one operand only is summed away", eq, c)
+			}
+			freeB += string(c)
+		}
+	}
+	for _, c := range out {
+		if !strings.ContainsRune(la, c) && !strings.ContainsRune(lb, c) {
+			return nil, fmt.Errorf("equation %q: output label %q is in no operand", eq, c)
+		}
+	}
+	return func(n *nativeNet, in []ntensor) (ntensor, error) {
+		a, b := in[0], in[1]
+		if len(a.shape) != len(la) || len(b.shape) != len(lb) {
+			return ntensor{}, fmt.Errorf("equation %q for inputs of shapes %s and %s", eq, shapeString(a.shape), shapeString(b.shape))
+		}
+		size := map[rune]int{}
+		for _, t := range []struct {
+			l string
+			s []int
+		}{{la, a.shape}, {lb, b.shape}} {
+			for i, c := range t.l {
+				if d, ok := size[c]; ok && d != t.s[i] {
+					return ntensor{}, fmt.Errorf("equation %q: label %q is %d and %d", eq, c, d, t.s[i])
+				}
+				size[c] = t.s[i]
+			}
+		}
+		prod := func(l string) int {
+			p := 1
+			for _, c := range l {
+				p *= size[c]
+			}
+			return p
+		}
+		// arrange permutes t (labels l) to the label order want.
+		arrange := func(t ntensor, l, want string) ntensor {
+			st := rowStrides(t.shape)
+			shape, strides := make([]int, len(want)), make([]int, len(want))
+			for i, c := range want {
+				j := strings.IndexRune(l, c)
+				shape[i], strides[i] = t.shape[j], st[j]
+			}
+			return strided(t, shape, strides, 0)
+		}
+		nb, m, k, nn := prod(batch), prod(freeA), prod(sum), prod(freeB)
+		ta := arrange(a, la, batch+freeA+sum)
+		tb := arrange(b, lb, batch+sum+freeB)
+		ta.shape, tb.shape = []int{nb, m, k}, []int{nb, k, nn}
+		y, err := batchedMatMul(n, ta, tb)
+		if err != nil {
+			return ntensor{}, err
+		}
+		lr := batch + freeA + freeB
+		y.shape = nil
+		for _, c := range lr {
+			y.shape = append(y.shape, size[c])
+		}
+		return arrange(y, lr, out), nil
 	}, nil
 }
