@@ -516,6 +516,17 @@ func buildPool(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		}
 		x := in[0].data
 		out := make([]float32, nb*c*ho*wo)
+		if isMax && d == [2]int{1, 1} {
+			// Separable: the max over each row's windows, then over
+			// columns of those (k0 + k1 comparisons per output, not k0·k1).
+			parallelFor(nb*c, func(p0, p1 int) {
+				tmp := make([]float32, h*wo)
+				for pl := p0; pl < p1; pl++ {
+					maxPoolPlane(x[pl*h*w:][:h*w], out[pl*ho*wo:][:ho*wo], tmp, h, w, ho, wo, k, s, pb)
+				}
+			})
+			return ntensor{data: out, shape: []int{nb, c, ho, wo}}, nil
+		}
 		parallelFor(nb*c, func(p0, p1 int) {
 			for pl := p0; pl < p1; pl++ {
 				src := x[pl*h*w:][:h*w]
@@ -564,6 +575,36 @@ func buildPool(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		})
 		return ntensor{data: out, shape: []int{nb, c, ho, wo}}, nil
 	}, nil
+}
+
+// maxPoolPlane max-pools one h×w plane src into the ho×wo plane dst
+// (kernel k, strides s, begin padding pb; padding never wins), through tmp
+// (h×wo): row maxima first, then column maxima of those.
+func maxPoolPlane(src, dst, tmp []float32, h, w, ho, wo int, k, s, pb [2]int) {
+	inf := float32(math.Inf(-1))
+	for iy := range h {
+		row, t := src[iy*w:][:w], tmp[iy*wo:][:wo]
+		for ox := range wo {
+			x0 := ox*s[1] - pb[1]
+			m := inf
+			for _, v := range row[max(0, x0):min(w, x0+k[1])] {
+				m = max(m, v)
+			}
+			t[ox] = m
+		}
+	}
+	for oy := range ho {
+		y0 := oy*s[0] - pb[0]
+		d := dst[oy*wo:][:wo]
+		for ox := range d {
+			d[ox] = inf
+		}
+		for iy := max(0, y0); iy < min(h, y0+k[0]); iy++ {
+			for ox, v := range tmp[iy*wo:][:wo] {
+				d[ox] = max(d[ox], v)
+			}
+		}
+	}
 }
 
 // buildLRN: local response normalisation across channels (Caffe AlexNet's),
