@@ -98,6 +98,7 @@ var nativeOps = map[string]func(g *onnxGraph, nd onnxNode, n *nativeNet) (func(*
 	"Sqrt":               buildUnary,
 	"ReduceMean":         buildReduceMean,
 	"Einsum":             buildEinsum,
+	"Pad":                buildPad,
 }
 
 // intOps are the operators whose first input may be int64 (the rest read
@@ -106,7 +107,7 @@ var intOps = map[string]bool{
 	"Identity": true, "Add": true, "Sub": true, "Mul": true, "Div": true, "Reshape": true, "Flatten": true,
 	"Concat": true, "Shape": true, "Gather": true, "Unsqueeze": true, "Squeeze": true, "Cast": true,
 	"Slice": true, "Transpose": true, "ConstantOfShape": true, "Expand": true, "Range": true, "Mod": true,
-	"Split": true,
+	"Split": true, "Pad": true,
 }
 
 // newNativeNet prepares the steps that compute output from the graph input

@@ -146,6 +146,20 @@ func intsOf(t ntensor, what string) ([]int, error) {
 	return v, nil
 }
 
+// boundsOf is intsOf for Slice's starts and ends, where exports write
+// ±(2⁶³−1) for "to the end": values beyond ±2⁴⁰ are clamped there (Slice
+// clamps them to the axis anyway).
+func boundsOf(t ntensor, what string) ([]int, error) {
+	if !t.isInt {
+		return nil, fmt.Errorf("%s must be int64", what)
+	}
+	v := make([]int, len(t.ints))
+	for i, x := range t.ints {
+		v[i] = int(max(-(1 << 40), min(1<<40, x)))
+	}
+	return v, nil
+}
+
 // normAxis maps a possibly negative axis into [0, rank).
 func normAxis(a, rank int) (int, error) {
 	if a < 0 {
@@ -442,11 +456,11 @@ func buildSlice(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
 		r := len(x.shape)
-		starts, err := intsOf(in[1], "starts")
+		starts, err := boundsOf(in[1], "starts")
 		if err != nil {
 			return ntensor{}, err
 		}
-		ends, err := intsOf(in[2], "ends")
+		ends, err := boundsOf(in[2], "ends")
 		if err != nil {
 			return ntensor{}, err
 		}
@@ -686,4 +700,79 @@ func sign64(v int64) int64 {
 		return -1
 	}
 	return 1
+}
+
+// buildPad: Pad in constant mode (pads from the second input, opset 11,
+// or the attribute; the value from the third input or 0).
+func buildPad(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+	if m := nd.attrs["mode"].s; m != "" && m != "constant" {
+		return nil, fmt.Errorf("mode %q: the native engine pads with a constant only", m)
+	}
+	attrPads := nd.attrs["pads"].ints
+	return func(n *nativeNet, in []ntensor) (ntensor, error) {
+		x := in[0]
+		r := len(x.shape)
+		var pads []int
+		if len(in) > 1 && in[1].size() > 0 {
+			var err error
+			if pads, err = intsOf(in[1], "pads"); err != nil {
+				return ntensor{}, err
+			}
+		} else {
+			for _, p := range attrPads {
+				pads = append(pads, int(p))
+			}
+		}
+		if len(pads) != 2*r || (len(in) > 3 && in[3].size() > 0) {
+			return ntensor{}, fmt.Errorf("pads %v for rank %d (an axes input is not supported)", pads, r)
+		}
+		fill := float32(0)
+		if len(in) > 2 && in[2].size() > 0 {
+			if in[2].isInt != x.isInt {
+				return ntensor{}, fmt.Errorf("constant value of another type")
+			}
+			if x.isInt {
+				fill = float32(in[2].ints[0])
+			} else {
+				fill = in[2].data[0]
+			}
+		}
+		shape := make([]int, r)
+		for a := range r {
+			shape[a] = x.shape[a] + pads[a] + pads[r+a]
+			if pads[a] < 0 || pads[r+a] < 0 {
+				return ntensor{}, fmt.Errorf("negative pads %v (cropping) are not supported", pads)
+			}
+		}
+		if err := n.checkSize(shape); err != nil {
+			return ntensor{}, err
+		}
+		// Each input element i goes to Σ (index[a] + begin[a])·outStride[a].
+		ost := rowStrides(shape)
+		base := 0
+		for a := range r {
+			base += pads[a] * ost[a]
+		}
+		dst := strideIndex(x.shape, ost, base)
+		if x.isInt {
+			out := make([]int64, shapeSize(shape))
+			for i := range out {
+				out[i] = int64(fill)
+			}
+			for i, j := range dst {
+				out[j] = x.ints[i]
+			}
+			return ntensor{ints: out, isInt: true, shape: shape}, nil
+		}
+		out := make([]float32, shapeSize(shape))
+		if fill != 0 {
+			for i := range out {
+				out[i] = fill
+			}
+		}
+		for i, j := range dst {
+			out[j] = x.data[i]
+		}
+		return ntensor{data: out, shape: shape}, nil
+	}, nil
 }

@@ -28,10 +28,17 @@ func TestNativeParity(t *testing.T) {
 		{"clip_tiny", "ln_post", "clip_tiny_ln_post", "flatten", 64},
 		{"sam_tiny", "", "sam_tiny_output", "flatten", 16 * 4 * 4},
 		{"sam_tiny", "", "sam_tiny_output", "mean", 16},
+		// segment-anything's own F.pad export (Pad, and a Slice ending at
+		// INT64_MIN+1), on sam_tiny's input.
+		{"sam_fpad_tiny", "", "sam_fpad_tiny_output", "flatten", 16 * 4 * 4},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s#%s/%s", c.model, c.node, c.pool), func(t *testing.T) {
-			x, xs := readNPY(t, c.model+"_input")
+			input := c.model + "_input"
+			if c.model == "sam_fpad_tiny" {
+				input = "sam_tiny_input"
+			}
+			x, xs := readNPY(t, input)
 			want, ws := readNPY(t, c.want)
 			if c.pool == "mean" {
 				want = spatialMean(want, ws)
@@ -295,6 +302,7 @@ func TestNativeShapeOps(t *testing.T) {
 		{"reduce mean", "ReduceMean", map[string]onnxAttr{"axes": {ints: ints(1)}, "keepdims": {i: 0}}, []ntensor{x23}, []int{2}, []float32{2, 5}, nil},
 		{"sqrt", "Sqrt", nil, []ntensor{f32([]int{2}, 4, 9)}, []int{2}, []float32{2, 3}, nil},
 		{"erf", "Erf", nil, []ntensor{f32([]int{2}, 0, 1)}, []int{2}, []float32{0, float32(math.Erf(1))}, nil},
+		{"pad", "Pad", nil, []ntensor{f32([]int{1, 2}, 1, 2), i64(0, 1, 1, 0), f32([]int{}, 9)}, []int{2, 3}, []float32{9, 1, 2, 9, 9, 9}, nil},
 		{"batched matmul", "MatMul", nil, []ntensor{f32([]int{2, 1, 2}, 1, 2, 3, 4), f32([]int{1, 2, 1}, 1, 1)}, []int{2, 1, 1}, []float32{3, 7}, nil},
 	}
 	for _, c := range cases {
