@@ -41,7 +41,7 @@ func runModels(ctx context.Context, e *env, args []string) error {
 	case "show":
 		fs = newFlags(e, "models show", "[flags] NAME", "Print a stored model's manifest, with the histogram of the alphas its vertices chose\n(ridge) or its loss per epoch (neural models).")
 	case "delete":
-		fs = newFlags(e, "models delete", "[flags] NAME", "Delete a stored model (its whole directory); --yes is required.")
+		fs = newFlags(e, "models delete", "[flags] NAME", "Delete a stored model (its whole directory, and a neural model's training checkpoints); --yes is required.")
 	default:
 		return fmt.Errorf("models: unknown subcommand %q (want list, show or delete)", sub)
 	}
@@ -218,8 +218,16 @@ func deleteModel(w io.Writer, store, name string, yes bool) error {
 	if !yes {
 		return fmt.Errorf("models delete: would remove %s; add --yes to delete it", what)
 	}
+	// A neural model's training checkpoints (nnCheckpointDir) go with it.
+	ckpt := filepath.Join(store, ".checkpoints", name)
+	if _, err := os.Stat(ckpt); err == nil {
+		what += ", and its training checkpoints " + ckpt
+	}
 	if err := encoding.Remove(dir); err != nil {
 		return fmt.Errorf("models: %w", err)
+	}
+	if err := os.RemoveAll(ckpt); err != nil {
+		return fmt.Errorf("models: removed %s but not its checkpoints: %w", dir, err)
 	}
 	fmt.Fprintf(w, "removed %s\n", what)
 	return nil

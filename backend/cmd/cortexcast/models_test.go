@@ -75,12 +75,30 @@ func TestModelsCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(store, "subj02_baseline_feat-v1")); err != nil {
 		t.Fatalf("delete without --yes removed the model: %v", err)
 	}
+	// Training checkpoints (as a neural model leaves them) go with the model;
+	// another model's stay.
+	ckpt := filepath.Join(store, ".checkpoints", "subj02_baseline_feat-v1", "lh")
+	other := filepath.Join(store, ".checkpoints", "subj01_other", "lh")
+	for _, d := range []string{ckpt, other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "state.bin"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out, err = run("delete", "--models", store, "subj02_baseline_feat-v1", "--yes")
-	if err != nil || !strings.Contains(out, "removed "+filepath.Join(store, "subj02_baseline_feat-v1")) {
+	if err != nil || !strings.Contains(out, "removed "+filepath.Join(store, "subj02_baseline_feat-v1")) || !strings.Contains(out, "training checkpoints") {
 		t.Fatalf("delete --yes: %q, %v", out, err)
 	}
 	if _, err := os.Stat(filepath.Join(store, "subj02_baseline_feat-v1")); !os.IsNotExist(err) {
 		t.Errorf("model still there after delete (stat: %v)", err)
+	}
+	if _, err := os.Stat(filepath.Dir(ckpt)); !os.IsNotExist(err) {
+		t.Errorf("checkpoints still there after delete (stat: %v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another model's checkpoints removed: %v", err)
 	}
 
 	for _, tc := range []struct {
