@@ -84,6 +84,10 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if x, ok := ext.(*features.ONNX); ok {
+		b, _ := x.BatchSize()
+		e.log.Info("feature network for uploads", "extractor", ext.ID(), "engine", x.Engine(), "batch", b)
+	}
 	ds, err := algonauts.Open(o.Data)
 	if err != nil {
 		return err
