@@ -319,9 +319,11 @@ func buildConv(_ *onnxGraph, nd onnxNode, n *nativeNet) (stepFunc, error) {
 								clear(row[:lo[kj]])
 								if win.s[1] == 1 {
 									copy(row[lo[kj]:hi[kj]], src[lo[kj]+off:])
-								} else {
-									for ox := lo[kj]; ox < hi[kj]; ox++ {
-										row[ox] = src[ox*win.s[1]+off]
+								} else if seg := row[lo[kj]:hi[kj]]; len(seg) > 0 {
+									sx := win.s[1]
+									from := src[lo[kj]*sx+off : (hi[kj]-1)*sx+off+1]
+									for j := range seg {
+										seg[j] = from[j*sx]
 									}
 								}
 								clear(row[hi[kj]:])
