@@ -220,34 +220,16 @@ func broadcastRows(op string, out []float32, a, b ntensor, shape []int) error {
 		return v[off : off+inner]
 	}
 	parallelFor(len(out)/inner, func(q0, q1 int) {
-		pos := make([]int, r-1)
-		offA, offB := 0, 0
-		q := q0
-		for ax := r - 2; ax >= 0; ax-- {
-			pos[ax] = q % shape[ax]
-			q /= shape[ax]
-			offA += pos[ax] * sa[ax]
-			offB += pos[ax] * sb[ax]
-		}
+		w := newRowWalker(shape, q0, []int{0, 0}, sa, sb)
 		for q := q0; q < q1; q++ {
 			o := out[q*inner : (q+1)*inner]
-			x, y := row(a.data, offA, sa[r-1]), row(b.data, offB, sb[r-1])
+			x, y := row(a.data, w.off[0], sa[r-1]), row(b.data, w.off[1], sb[r-1])
 			if len(o) == 1 {
 				fillOp(op, o, x[0], y[0])
 			} else {
 				segmentOp(op, o, x, y)
 			}
-			for ax := r - 2; ax >= 0; ax-- {
-				pos[ax]++
-				offA += sa[ax]
-				offB += sb[ax]
-				if pos[ax] < shape[ax] {
-					break
-				}
-				offA -= pos[ax] * sa[ax]
-				offB -= pos[ax] * sb[ax]
-				pos[ax] = 0
-			}
+			w.next()
 		}
 	})
 	return nil
@@ -402,16 +384,9 @@ func buildReduceMean(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) 
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
 		r := len(x.shape)
-		var axes []int
-		if len(in) > 1 && in[1].size() > 0 {
-			var err error
-			if axes, err = intsOf(in[1], "axes"); err != nil {
-				return ntensor{}, err
-			}
-		} else {
-			for _, a := range attrAxes {
-				axes = append(axes, int(a))
-			}
+		axes, err := inputOrAttr(in, 1, attrAxes, "axes")
+		if err != nil {
+			return ntensor{}, err
 		}
 		reduced := make([]bool, r)
 		if len(axes) == 0 {

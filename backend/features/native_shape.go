@@ -12,6 +12,47 @@ import (
 // shapes with (Shape → Gather → Unsqueeze → Concat → Reshape), so graphs
 // exported with dynamic batch axes run as they are.
 
+// rowWalker visits the rows (last axis) of a row-major array of shape one
+// after the other, keeping for each of several operands the offset where
+// the row starts in it: base + Σ index[a]·strides[a] over the outer axes.
+type rowWalker struct {
+	shape   []int
+	strides [][]int
+	pos     []int
+	off     []int
+}
+
+// newRowWalker starts at row q.
+func newRowWalker(shape []int, q int, bases []int, strides ...[]int) *rowWalker {
+	r := len(shape)
+	w := &rowWalker{shape: shape, strides: strides, pos: make([]int, max(r-1, 0)), off: slices.Clone(bases)}
+	for a := r - 2; a >= 0; a-- {
+		w.pos[a] = q % shape[a]
+		q /= shape[a]
+		for k, st := range strides {
+			w.off[k] += w.pos[a] * st[a]
+		}
+	}
+	return w
+}
+
+// next moves to the following row.
+func (w *rowWalker) next() {
+	for a := len(w.shape) - 2; a >= 0; a-- {
+		w.pos[a]++
+		for k, st := range w.strides {
+			w.off[k] += st[a]
+		}
+		if w.pos[a] < w.shape[a] {
+			return
+		}
+		for k, st := range w.strides {
+			w.off[k] -= w.pos[a] * st[a]
+		}
+		w.pos[a] = 0
+	}
+}
+
 // strideIndex returns, for every element of an array of the given shape in
 // row-major order, base + Σ index[a]·strides[a]: where to read it from.
 func strideIndex(shape, strides []int, base int) []int {
@@ -26,22 +67,12 @@ func strideIndex(shape, strides []int, base int) []int {
 		return idx
 	}
 	inner, step := shape[r-1], strides[r-1]
-	pos := make([]int, r)
-	off := base
+	w := newRowWalker(shape, 0, []int{base}, strides)
 	for i := 0; i < size; i += inner {
 		for j := range inner {
-			idx[i+j] = off + j*step
+			idx[i+j] = w.off[0] + j*step
 		}
-		// Advance the outer axes.
-		for a := r - 2; a >= 0; a-- {
-			pos[a]++
-			off += strides[a]
-			if pos[a] < shape[a] {
-				break
-			}
-			off -= pos[a] * strides[a]
-			pos[a] = 0
-		}
+		w.next()
 	}
 	return idx
 }
@@ -89,19 +120,10 @@ func strided(t ntensor, shape, strides []int, base int) ntensor {
 		return ntensor{data: out, shape: shape}
 	}
 	rows := size / inner
-	// Each worker starts at its own row: the offset of row q is found by
-	// decomposing q over the outer axes.
 	parallelFor(rows, func(q0, q1 int) {
-		pos := make([]int, r-1)
-		off := base
-		q := q0
-		for a := r - 2; a >= 0; a-- {
-			pos[a] = q % shape[a]
-			q /= shape[a]
-			off += pos[a] * strides[a]
-		}
+		w := newRowWalker(shape, q0, []int{base}, strides)
 		for q := q0; q < q1; q++ {
-			dst := out[q*inner : (q+1)*inner]
+			dst, off := out[q*inner:(q+1)*inner], w.off[0]
 			if step == 1 {
 				copy(dst, t.data[off:off+inner])
 			} else {
@@ -109,15 +131,7 @@ func strided(t ntensor, shape, strides []int, base int) ntensor {
 					dst[j] = t.data[off+j*step]
 				}
 			}
-			for a := r - 2; a >= 0; a-- {
-				pos[a]++
-				off += strides[a]
-				if pos[a] < shape[a] {
-					break
-				}
-				off -= pos[a] * strides[a]
-				pos[a] = 0
-			}
+			w.next()
 		}
 	})
 	return ntensor{data: out, shape: shape}
@@ -156,6 +170,19 @@ func boundsOf(t ntensor, what string) ([]int, error) {
 	v := make([]int, len(t.ints))
 	for i, x := range t.ints {
 		v[i] = int(max(-(1 << 40), min(1<<40, x)))
+	}
+	return v, nil
+}
+
+// inputOrAttr returns the int64 values of input i when the node has it
+// (the opset-13+ form of axes, pads, split sizes), else the attribute's.
+func inputOrAttr(in []ntensor, i int, attr []int64, what string) ([]int, error) {
+	if len(in) > i && in[i].size() > 0 {
+		return intsOf(in[i], what)
+	}
+	v := make([]int, len(attr))
+	for j, a := range attr {
+		v[j] = int(a)
 	}
 	return v, nil
 }
@@ -357,16 +384,9 @@ func buildSqueeze(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	squeeze := nd.op == "Squeeze"
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
-		var axes []int
-		if len(in) > 1 && in[1].size() > 0 {
-			var err error
-			if axes, err = intsOf(in[1], "axes"); err != nil {
-				return ntensor{}, err
-			}
-		} else {
-			for _, a := range attrAxes {
-				axes = append(axes, int(a))
-			}
+		axes, err := inputOrAttr(in, 1, attrAxes, "axes")
+		if err != nil {
+			return ntensor{}, err
 		}
 		var shape []int
 		if squeeze {
@@ -621,17 +641,11 @@ func buildSplit(nd onnxNode, k int) (stepFunc, error) {
 			return ntensor{}, err
 		}
 		dim := x.shape[ax]
-		var sizes []int
-		switch {
-		case len(in) > 1 && in[1].size() > 0:
-			if sizes, err = intsOf(in[1], "split"); err != nil {
-				return ntensor{}, err
-			}
-		case len(attrSplit) > 0:
-			for _, v := range attrSplit {
-				sizes = append(sizes, int(v))
-			}
-		default:
+		sizes, err := inputOrAttr(in, 1, attrSplit, "split")
+		if err != nil {
+			return ntensor{}, err
+		}
+		if len(sizes) == 0 { // equal parts, the last one smaller
 			each := (dim + parts - 1) / parts
 			for i := range parts {
 				sizes = append(sizes, max(0, min(each, dim-i*each)))
@@ -712,16 +726,9 @@ func buildPad(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
 		r := len(x.shape)
-		var pads []int
-		if len(in) > 1 && in[1].size() > 0 {
-			var err error
-			if pads, err = intsOf(in[1], "pads"); err != nil {
-				return ntensor{}, err
-			}
-		} else {
-			for _, p := range attrPads {
-				pads = append(pads, int(p))
-			}
+		pads, err := inputOrAttr(in, 1, attrPads, "pads")
+		if err != nil {
+			return ntensor{}, err
 		}
 		if len(pads) != 2*r || (len(in) > 3 && in[3].size() > 0) {
 			return ntensor{}, fmt.Errorf("pads %v for rank %d (an axes input is not supported)", pads, r)
