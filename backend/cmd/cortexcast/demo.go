@@ -8,7 +8,6 @@ import (
 
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/encoding"
-	"cortexcast/backend/features"
 	"cortexcast/backend/simulate"
 )
 
@@ -52,7 +51,7 @@ func prepareDemo(ctx context.Context, e *env, so *simOptions, o trainOptions) er
 			return err
 		}
 	}
-	stale, err := staleSubjects(o)
+	stale, err := staleSubjects(e, o)
 	if err != nil {
 		return err
 	}
@@ -66,8 +65,8 @@ func prepareDemo(ctx context.Context, e *env, so *simOptions, o trainOptions) er
 }
 
 // staleSubjects lists the subjects whose model is missing or was trained on other images.
-func staleSubjects(o trainOptions) ([]int, error) {
-	ext, err := features.New(o.Extractor)
+func staleSubjects(e *env, o trainOptions) ([]int, error) {
+	ext, err := e.extractor(o.Extractor)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,4 +61,24 @@ func TestFeaturesCommandONNX(t *testing.T) {
 		t.Errorf("progress shows %v images/s", r)
 	}
 	os.RemoveAll(cache)
+}
+
+// TestEnvExtractor: an env builds each extractor once (demo's steps share
+// a network's loaded model) and does not keep failures.
+func TestEnvExtractor(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
+	a, err := e.extractor("gabor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.extractor("gabor")
+	if err != nil || a != b {
+		t.Errorf("second extractor(gabor) = %p, %v; want the first, %p", b, err, a)
+	}
+	if _, err := e.extractor("nope"); err == nil {
+		t.Fatal("extractor(nope): no error")
+	}
+	if _, ok := e.extractors["nope"]; ok {
+		t.Error("a failed extractor was kept")
+	}
 }

@@ -19,8 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
+	"cortexcast/backend/features"
 	"cortexcast/backend/openblas"
 )
 
@@ -36,6 +38,29 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+
+	mu         sync.Mutex
+	extractors map[string]features.Extractor // by name, see extractor
+}
+
+// extractor returns the feature extractor called name, built once per env: a network's model is
+// loaded and probed once even when several steps of a command (demo's stale check, training,
+// serving) use it.
+func (e *env) extractor(name string) (features.Extractor, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if x, ok := e.extractors[name]; ok {
+		return x, nil
+	}
+	x, err := features.New(name)
+	if err != nil {
+		return nil, err
+	}
+	if e.extractors == nil {
+		e.extractors = map[string]features.Extractor{}
+	}
+	e.extractors[name] = x
+	return x, nil
 }
 
 func commands() []command {

@@ -80,7 +80,7 @@ func serve(ctx context.Context, e *env, o trainOptions, so serveOptions) error {
 	if err != nil {
 		return err
 	}
-	ext, err := features.New(o.Extractor)
+	ext, err := e.extractor(o.Extractor)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"cortexcast/backend/algonauts"
 	"cortexcast/backend/compute"
 	"cortexcast/backend/encoding"
-	"cortexcast/backend/features"
 	"cortexcast/backend/simulate"
 )
 
@@ -93,7 +92,7 @@ func validateSubmission(e *env, path, data, subjects string, maxBytes int64) err
 // submit predicts the test images of the selected subjects, writes the submission into out
 // (replacing a previous submission there) and, when zipPath is not empty, its zip.
 func submit(ctx context.Context, e *env, o trainOptions, out, zipPath string, maxBytes int64) error {
-	ext, err := features.New(o.Extractor)
+	ext, err := e.extractor(o.Extractor)
 	if err != nil {
 		return err
 	}

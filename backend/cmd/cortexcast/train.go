@@ -308,7 +308,7 @@ func trainAll(ctx context.Context, e *env, o trainOptions) ([]string, error) {
 	if kind == encoding.KindRidgeKFold && o.folds() < 2 {
 		return nil, fmt.Errorf("train: --folds %d, want at least 2", o.folds())
 	}
-	ext, err := features.New(o.Extractor)
+	ext, err := e.extractor(o.Extractor)
 	if err != nil {
 		return nil, err
 	}
