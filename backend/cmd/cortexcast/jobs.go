@@ -560,7 +560,8 @@ func trainJob(e *env, o trainOptions, ext features.Extractor, d *dataSource, mod
 				return err
 			}
 		}
-		quiet := &env{stdout: io.Discard, stderr: io.Discard, log: e.log}
+		// The served extractor is the one training uses: no second load of a network.
+		quiet := &env{stdout: io.Discard, stderr: io.Discard, log: e.log, extractors: map[string]features.Extractor{o.Extractor: ext}}
 		total := len(subjects) + 1
 		for i, s := range subjects {
 			if err := ctx.Err(); err != nil {
