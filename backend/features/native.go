@@ -35,9 +35,11 @@ type nativeNet struct {
 	reuse []bool
 	// maxValues bounds the size of every value (maxNativeValues).
 	maxValues int
-	// bytes is the last run's value sizes, each counted once, plus the
-	// scratch buffers (activationBytes).
+	// bytes is the last run's value sizes, each counted once (probe).
 	bytes int64
+	// largest is the last run's largest value or im2col matrix, in values
+	// (probe: the batch it allows is maxValues / largest).
+	largest int
 }
 
 // ntensor is a float32 tensor, or an int64 one (shape arithmetic: the
@@ -259,7 +261,7 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 		}
 	}()
 	vals := map[string]ntensor{n.input: {data: x, shape: xs}}
-	n.bytes = 0
+	n.bytes, n.largest = 0, 0
 	for i, s := range n.steps {
 		in := make([]ntensor, len(s.inputs))
 		n.reuse = make([]bool, len(s.inputs))
@@ -294,6 +296,7 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 		if len(in) == 0 || len(out.data) == 0 || len(in[0].data) == 0 || &out.data[0] != &in[0].data[0] {
 			n.bytes += 4*int64(len(out.data)) + 8*int64(len(out.ints))
 		}
+		n.largest = max(n.largest, out.size(), len(n.scratch))
 		for _, name := range s.inputs {
 			if n.lastUse[name] == i && name != n.output {
 				delete(vals, name)
@@ -311,16 +314,16 @@ func (n *nativeNet) run(x []float32, xs []int) (_ ntensor, err error) {
 }
 
 // probe runs the graph once on zeros of shape xs (one image) and returns
-// the output and the memory the run's values take, each counted once (a
+// the output, the memory the run's values take, each counted once (a
 // bound, as values are freed after their last use), plus the input and
-// the scratch buffers.
-func (n *nativeNet) probe(xs []int) (ntensor, int64, error) {
+// the scratch buffers, and the most images one run may take without a value
+// going over n.maxValues.
+func (n *nativeNet) probe(xs []int) (y ntensor, bytes int64, maxBatch int, err error) {
 	x := make([]float32, shapeSize(xs))
-	y, err := n.run(x, xs)
-	if err != nil {
-		return ntensor{}, 0, err
+	if y, err = n.run(x, xs); err != nil {
+		return ntensor{}, 0, 0, err
 	}
-	return y, n.bytes + 4*int64(len(x)+cap(n.scratch)+cap(n.gemmOut)), nil
+	return y, n.bytes + 4*int64(len(x)+cap(n.scratch)+cap(n.gemmOut)), max(1, n.maxValues/max(1, n.largest)), nil
 }
 
 // countOf is the number of times v occurs in s.

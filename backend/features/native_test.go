@@ -373,3 +373,46 @@ func TestExpSlice(t *testing.T) {
 		t.Errorf("limits: %v", y)
 	}
 }
+
+// TestNativeSplitsBatch: a batch whose largest value would pass the native
+// engine's size limit (SAM's attention maps, at a batch the memory allows)
+// runs in parts, with the same result.
+func TestNativeSplitsBatch(t *testing.T) {
+	path := filepath.Join(onnxDir, "alexnet_tiny.onnx")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := parseONNXGraph(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := newNativeNet(g, "image", "output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := n.probe([]int{1, 3, 224, 224}); err != nil {
+		t.Fatal(err)
+	}
+	// Room for one image's largest value, not two.
+	e, err := NewONNX(path, "", ONNXOptions{Engine: "native", BatchSize: 2, nativeMaxValues: n.largest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.nativeMaxBatch != 1 {
+		t.Errorf("nativeMaxBatch %d, want 1", e.nativeMaxBatch)
+	}
+	x, xs := readNPY(t, "alexnet_tiny_input")
+	want, _ := readNPY(t, "alexnet_tiny_output")
+	got, err := e.Run(context.Background(), x, xs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := relErr(got, want); r > 1e-4 {
+		t.Errorf("relative error %.3g", r)
+	}
+	// The limit itself still holds for one run of two images.
+	if _, err := e.native.run(x, xs); err == nil || !strings.Contains(err.Error(), "over the native engine's limit") {
+		t.Errorf("two images in one run: error %v", err)
+	}
+}

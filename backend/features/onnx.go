@@ -65,6 +65,9 @@ type ONNXOptions struct {
 
 	// polyLogistic forces im2colBackend's polynomial logistic (tests).
 	polyLogistic bool
+	// nativeMaxValues, when > 0, replaces the native engine's limit on the
+	// size of one value (tests).
+	nativeMaxValues int
 }
 
 // ONNX is an Extractor running an ONNX image model with onnx-gomlx on a
@@ -88,6 +91,7 @@ type ONNX struct {
 	im2col                     bool  // convolutions run as im2col + matrix product
 	native                     *nativeNet
 	nativeBatch1               bool   // the model's input has a static batch of 1: the native engine runs one image at a time
+	nativeMaxBatch             int    // the most images per native run before a value (SAM's attention map) goes over its size limit
 	nativeWhy                  string // why "auto" did not choose the native engine
 	perImage                   int64  // activation bytes of one image (activationBytes of the batch-1 graph)
 	batchFrom                  string
@@ -257,14 +261,17 @@ func newNativeONNX(g *onnxGraph, tensor, node, hash string, opts ONNXOptions) (*
 	}
 	// One run on a one-image batch of zeros gives the output size and the
 	// activation bytes per image.
-	y, bytes, err := net.probe([]int{1, 3, e.size, e.size})
+	if opts.nativeMaxValues > 0 {
+		net.maxValues = opts.nativeMaxValues
+	}
+	y, bytes, maxBatch, err := net.probe([]int{1, 3, e.size, e.size})
 	if err == nil {
 		y, err = e.nativeOutput(y, 1)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("probe run of %q: %w", tensor, err)
 	}
-	e.perImage = bytes
+	e.perImage, e.nativeMaxBatch = bytes, maxBatch
 	e.dim = len(y.data)
 	e.outShape = []int{e.dim}
 	e.chooseBatch()
@@ -477,22 +484,25 @@ func (e *ONNX) run(x []float32, b int) (out []float32, shape []int, err error) {
 // pooling of ONNXOptions.Pool.
 func (e *ONNX) runNative(x []float32, b int) ([]float32, []int, error) {
 	per := 3 * e.size * e.size
-	step := b
+	// A batch larger than the engine's value-size limit allows runs in
+	// parts; the batch size option is about memory, this about one value.
+	step := min(b, e.nativeMaxBatch)
 	if e.nativeBatch1 {
 		step = 1
 	}
 	var out []float32
 	var shape []int
 	for i := 0; i < b; i += step {
-		y, err := e.native.run(x[i*per:(i+step)*per], []int{step, 3, e.size, e.size})
+		k := min(step, b-i)
+		y, err := e.native.run(x[i*per:(i+k)*per], []int{k, 3, e.size, e.size})
 		if err == nil {
-			y, err = e.nativeOutput(y, step)
+			y, err = e.nativeOutput(y, k)
 		}
 		if err != nil {
 			return nil, nil, err
 		}
 		out = append(out, y.data...)
-		shape = []int{b, len(y.data) / step}
+		shape = []int{b, len(y.data) / k}
 	}
 	return out, shape, nil
 }
