@@ -61,7 +61,7 @@ type nativeStep struct {
 
 // nativeOps are the operators nativeNet runs; the builders check each
 // node's attributes and return the step's function.
-var nativeOps = map[string]func(g *onnxGraph, nd onnxNode, n *nativeNet) (func(*nativeNet, []ntensor) (ntensor, error), error){
+var nativeOps = map[string]func(nd onnxNode, n *nativeNet) (stepFunc, error){
 	"Conv":               buildConv,
 	"Relu":               buildUnary,
 	"Sigmoid":            buildUnary,
@@ -177,16 +177,14 @@ func newNativeNet(g *onnxGraph, input, output string) (*nativeNet, error) {
 			return nil, fmt.Errorf("node %q: operator %s is not one the native engine runs", nd.name, nd.op)
 		}
 		// Outputs other than the first (MaxPool's indices, Dropout's
-		// mask) are not computed: nothing may read them.
+		// mask) are not computed: nothing may read them. (A needed node
+		// has at least the output it was needed for.)
 		for _, o := range nd.outputs[1:] {
 			if seen[o] {
 				return nil, fmt.Errorf("node %q: its output %q is used, and the native engine computes only a node's first output", nd.name, o)
 			}
 		}
-		if len(nd.outputs) == 0 {
-			return nil, fmt.Errorf("node %q has no outputs", nd.name)
-		}
-		run, err := build(g, nd, n)
+		run, err := build(nd, n)
 		if err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", nd.name, nd.op, err)
 		}
@@ -213,43 +211,40 @@ func (n *nativeNet) addConst(name string, t *onnxTensor) error {
 	}
 	switch t.dtype {
 	case 1: // FLOAT
-		var v []float32
-		switch {
-		case t.raw != nil:
-			if len(t.raw) != 4*size {
-				return fmt.Errorf("raw data of %d bytes for dims %v (want %d)", len(t.raw), t.dims, 4*size)
-			}
-			v = make([]float32, size)
-			for i := range v {
-				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.raw[4*i:]))
-			}
-		case len(t.floats) == size:
-			v = slices.Clone(t.floats)
-		default:
-			return fmt.Errorf("%d float values for dims %v", len(t.floats), t.dims)
+		v, err := constValues(t, t.floats, size, 4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) })
+		if err != nil {
+			return err
 		}
 		n.consts[name] = ntensor{data: v, shape: shape}
 	case 7: // INT64
-		var v []int64
-		switch {
-		case t.raw != nil:
-			if len(t.raw) != 8*size {
-				return fmt.Errorf("raw data of %d bytes for dims %v (want %d)", len(t.raw), t.dims, 8*size)
-			}
-			v = make([]int64, size)
-			for i := range v {
-				v[i] = int64(binary.LittleEndian.Uint64(t.raw[8*i:]))
-			}
-		case len(t.int64s) == size:
-			v = slices.Clone(t.int64s)
-		default:
-			return fmt.Errorf("%d int64 values for dims %v", len(t.int64s), t.dims)
+		v, err := constValues(t, t.int64s, size, 8, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) })
+		if err != nil {
+			return err
 		}
 		n.consts[name] = ntensor{ints: v, isInt: true, shape: shape}
 	default:
 		return fmt.Errorf("data type %d (the native engine reads float32 and int64)", t.dtype)
 	}
 	return nil
+}
+
+// constValues returns a tensor's size values: from raw_data, width bytes
+// each read by get, or else from its typed field.
+func constValues[T any](t *onnxTensor, typed []T, size, width int, get func([]byte) T) ([]T, error) {
+	switch {
+	case t.raw != nil:
+		if len(t.raw) != width*size {
+			return nil, fmt.Errorf("raw data of %d bytes for dims %v (want %d)", len(t.raw), t.dims, width*size)
+		}
+		v := make([]T, size)
+		for i := range v {
+			v[i] = get(t.raw[width*i:])
+		}
+		return v, nil
+	case len(typed) == size:
+		return slices.Clone(typed), nil
+	}
+	return nil, fmt.Errorf("%d values for dims %v", len(typed), t.dims)
 }
 
 // run computes the output for x (shape xs). A panic in an operator (a bug,

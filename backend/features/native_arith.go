@@ -11,7 +11,7 @@ import (
 
 // buildBinary: element-wise Add, Sub, Mul, Div, Pow and Mod with numpy
 // broadcasting, on float32 or (shape arithmetic) int64 pairs.
-func buildBinary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildBinary(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	if len(nd.inputs) != 2 {
 		return nil, fmt.Errorf("%d inputs, want 2", len(nd.inputs))
 	}
@@ -378,7 +378,7 @@ func broadcastShape(a, b []int) ([]int, error) {
 
 // buildReduceMean: the mean over axes (attribute, or second input from
 // opset 18; all axes when none), keeping them as 1s unless keepdims is 0.
-func buildReduceMean(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildReduceMean(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	keep := attrInt(nd, "keepdims", 1) != 0
 	attrAxes := nd.attrs["axes"].ints
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {

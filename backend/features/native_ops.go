@@ -228,7 +228,7 @@ func constInput(n *nativeNet, nd onnxNode, i int, what string) (ntensor, error) 
 }
 
 // buildConv: a 2-D convolution as im2col + one product per group.
-func buildConv(_ *onnxGraph, nd onnxNode, n *nativeNet) (stepFunc, error) {
+func buildConv(nd onnxNode, n *nativeNet) (stepFunc, error) {
 	wt, err := constInput(n, nd, 1, "weight")
 	if err != nil {
 		return nil, err
@@ -373,18 +373,15 @@ func growFloats(buf []float32, n int) []float32 {
 
 // buildUnary: Relu, Sigmoid, Erf, Sqrt, and Identity and Dropout
 // (inference: a copy).
-func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildUnary(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	if nd.op == "Dropout" && len(nd.inputs) > 2 && nd.inputs[2] != "" {
 		return nil, fmt.Errorf("a training_mode input")
 	}
 	op := nd.op
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
-		if x.isInt {
-			if op != "Identity" {
-				return ntensor{}, fmt.Errorf("int64 input")
-			}
-			return ntensor{ints: slices.Clone(x.ints), isInt: true, shape: slices.Clone(x.shape)}, nil
+		if op == "Identity" || op == "Dropout" {
+			return n.reshaped(in, slices.Clone(x.shape)), nil
 		}
 		out := n.outBuf(in, 0, len(x.data))
 		parallelFor(len(x.data)/4096+1, func(c0, c1 int) {
@@ -411,10 +408,6 @@ func buildUnary(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 			case "Sqrt":
 				for i, v := range src {
 					dst[i] = float32(math.Sqrt(float64(v)))
-				}
-			default:
-				if &dst[0] != &src[0] {
-					copy(dst, src)
 				}
 			}
 		})
@@ -489,7 +482,7 @@ func expf(x float32) float32 {
 }
 
 // buildPool: MaxPool, AveragePool and their global forms.
-func buildPool(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildPool(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	win, err := parseWindow(nd, nil)
 	if err != nil {
 		return nil, err
@@ -612,7 +605,7 @@ func maxPoolPlane(src, dst, tmp []float32, h, w, ho, wo int, k, s, pb [2]int) {
 // buildLRN: local response normalisation across channels (Caffe AlexNet's),
 // y = x / (bias + alpha/size · Σ x²)^beta over channels
 // c−⌊(size−1)/2⌋ … c+⌈(size−1)/2⌉.
-func buildLRN(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildLRN(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	size := int(attrInt(nd, "size", 0))
 	if size < 1 {
 		return nil, fmt.Errorf("size %d: want a positive window", size)
@@ -658,7 +651,7 @@ func buildLRN(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 
 // buildBatchNorm: inference-mode batch normalisation, one scale and shift
 // per channel.
-func buildBatchNorm(_ *onnxGraph, nd onnxNode, n *nativeNet) (stepFunc, error) {
+func buildBatchNorm(nd onnxNode, n *nativeNet) (stepFunc, error) {
 	if attrInt(nd, "training_mode", 0) != 0 {
 		return nil, fmt.Errorf("training_mode")
 	}
@@ -704,7 +697,7 @@ func buildBatchNorm(_ *onnxGraph, nd onnxNode, n *nativeNet) (stepFunc, error) {
 // buildGemm: Gemm (alpha·A·B + beta·C with optional transposes) as one
 // BLAS product, and MatMul: an N-D A by a 2-D B as one product, batched
 // operands (attention's) as one product per batch element.
-func buildGemm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildGemm(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	alpha, beta := float32(1), float32(1)
 	transA, transB := false, false
 	if nd.op == "Gemm" {
@@ -812,7 +805,7 @@ func batchedMatMul(n *nativeNet, a, b ntensor) (ntensor, error) {
 // buildSoftmax: softmax over the last axis. ONNX's default axis changed at
 // opset 13 (1 → −1); both mean the last axis of a 2-D input, the only case
 // run without an explicit last axis.
-func buildSoftmax(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildSoftmax(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	a, explicit := nd.attrs["axis"]
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
@@ -858,7 +851,7 @@ func softmaxRows(x, out []float32, last int) {
 
 // buildLayerNorm: LayerNormalization over the axes from axis on, with
 // scale and optional bias.
-func buildLayerNorm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildLayerNorm(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	axis := int(attrInt(nd, "axis", -1))
 	eps := float64(attrFloat(nd, "epsilon", 1e-5))
 	if len(nd.inputs) < 2 {
@@ -910,7 +903,7 @@ func buildLayerNorm(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 // buildEinsum: two-operand Einsum without ellipses or repeated labels, as
 // one batched matrix product: A's axes arranged as batch × free × summed,
 // B's as batch × summed × free, the product rearranged to the output.
-func buildEinsum(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildEinsum(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	eq := strings.ReplaceAll(nd.attrs["equation"].s, " ", "")
 	lhs, out, ok := strings.Cut(eq, "->")
 	ins := strings.Split(lhs, ",")

@@ -200,7 +200,7 @@ func normAxis(a, rank int) (int, error) {
 
 // buildReshape: Flatten and Reshape (with a constant or computed shape); the
 // values are copied unless the input is not read again.
-func buildReshape(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildReshape(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	axis := int(attrInt(nd, "axis", 1))
 	if nd.op == "Reshape" && len(nd.inputs) != 2 {
 		return nil, fmt.Errorf("%d inputs, want 2", len(nd.inputs))
@@ -247,19 +247,48 @@ func buildReshape(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 				return ntensor{}, fmt.Errorf("shape %v for an input of shape %s (%d values)", target, shapeString(x.shape), size)
 			}
 		}
-		if x.isInt {
-			return ntensor{ints: slices.Clone(x.ints), isInt: true, shape: shape}, nil
-		}
-		out := n.outBuf(in, 0, size)
-		if len(out) > 0 && &out[0] != &x.data[0] {
-			copy(out, x.data)
-		}
-		return ntensor{data: out, shape: shape}, nil
+		return n.reshaped(in, shape), nil
 	}, nil
 }
 
+// reshaped returns input 0's values with shape: its own buffer when the
+// step may overwrite it (n.reuse), a copy otherwise.
+func (n *nativeNet) reshaped(in []ntensor, shape []int) ntensor {
+	x := in[0]
+	if x.isInt {
+		return ntensor{ints: slices.Clone(x.ints), isInt: true, shape: shape}
+	}
+	out := n.outBuf(in, 0, len(x.data))
+	if len(out) > 0 && &out[0] != &x.data[0] {
+		copy(out, x.data)
+	}
+	return ntensor{data: out, shape: shape}
+}
+
+// concatAxis writes parts one after the other along an axis: out and each
+// part are outer blocks of (the part's rows) × inner values.
+func concatAxis[T any](out []T, parts [][]T, rows []int, outer, inner int) {
+	off := 0
+	for o := range outer {
+		for k, p := range parts {
+			m := rows[k] * inner
+			off += copy(out[off:], p[o*m:(o+1)*m])
+		}
+	}
+}
+
+// padInto fills out with fill, then writes src[i] at out[dst[i]].
+func padInto[T any](out []T, fill T, src []T, dst []int) {
+	for i := range out {
+		out[i] = fill
+	}
+	for i, j := range dst {
+		out[j] = src[i]
+	}
+}
+
 // buildConcat: Concat along one axis.
-func buildConcat(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildConcat(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	a, ok := nd.attrs["axis"]
 	if !ok {
 		return nil, fmt.Errorf("no axis attribute")
@@ -285,31 +314,31 @@ func buildConcat(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 			return ntensor{}, err
 		}
 		outer, inner := shapeSize(shape[:ax]), shapeSize(shape[ax+1:])
+		rows := make([]int, len(in))
+		for k, t := range in {
+			rows[k] = t.shape[ax]
+		}
 		if in[0].isInt {
-			out := make([]int64, shapeSize(shape))
-			off := 0
-			for o := range outer {
-				for _, t := range in {
-					m := t.shape[ax] * inner
-					off += copy(out[off:], t.ints[o*m:(o+1)*m])
-				}
+			parts := make([][]int64, len(in))
+			for k, t := range in {
+				parts[k] = t.ints
 			}
+			out := make([]int64, shapeSize(shape))
+			concatAxis(out, parts, rows, outer, inner)
 			return ntensor{ints: out, isInt: true, shape: shape}, nil
 		}
-		out := make([]float32, shapeSize(shape))
-		off := 0
-		for o := range outer {
-			for _, t := range in {
-				m := t.shape[ax] * inner
-				off += copy(out[off:], t.data[o*m:(o+1)*m])
-			}
+		parts := make([][]float32, len(in))
+		for k, t := range in {
+			parts[k] = t.data
 		}
+		out := make([]float32, shapeSize(shape))
+		concatAxis(out, parts, rows, outer, inner)
 		return ntensor{data: out, shape: shape}, nil
 	}, nil
 }
 
 // buildShape: a tensor's shape as int64 (opset 15's start and end too).
-func buildShape(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildShape(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	start, hasStart := nd.attrs["start"]
 	end, hasEnd := nd.attrs["end"]
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
@@ -337,7 +366,7 @@ func buildShape(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 }
 
 // buildGather: Gather along an axis with int64 indices.
-func buildGather(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildGather(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	axis := int(attrInt(nd, "axis", 0))
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		x := in[0]
@@ -379,7 +408,7 @@ func buildGather(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 
 // buildSqueeze: Unsqueeze and Squeeze, axes from the second input (opset
 // 13) or the axes attribute.
-func buildSqueeze(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildSqueeze(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	attrAxes := nd.attrs["axes"].ints
 	squeeze := nd.op == "Squeeze"
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
@@ -429,19 +458,12 @@ func buildSqueeze(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 				return ntensor{}, fmt.Errorf("repeated axes %v", axes)
 			}
 		}
-		if x.isInt {
-			return ntensor{ints: slices.Clone(x.ints), isInt: true, shape: shape}, nil
-		}
-		out := n.outBuf(in, 0, len(x.data))
-		if len(out) > 0 && &out[0] != &x.data[0] {
-			copy(out, x.data)
-		}
-		return ntensor{data: out, shape: shape}, nil
+		return n.reshaped(in, shape), nil
 	}, nil
 }
 
 // buildCast: Cast between float32 and int64 (int32 is read as int64).
-func buildCast(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildCast(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	to := attrInt(nd, "to", 0)
 	if to != 1 && to != 6 && to != 7 {
 		return nil, fmt.Errorf("cast to data type %d (the native engine has float32 and int64)", to)
@@ -469,7 +491,7 @@ func buildCast(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 }
 
 // buildSlice: Slice with starts, ends and optional axes and steps inputs.
-func buildSlice(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildSlice(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	if len(nd.inputs) < 3 {
 		return nil, fmt.Errorf("%d inputs: the native engine runs opset-10 Slice (starts and ends as inputs)", len(nd.inputs))
 	}
@@ -548,7 +570,7 @@ func buildSlice(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 }
 
 // buildTranspose: Transpose by the perm attribute (default: reversed axes).
-func buildTranspose(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildTranspose(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	var perm []int
 	for _, p := range nd.attrs["perm"].ints {
 		perm = append(perm, int(p))
@@ -581,7 +603,7 @@ func buildTranspose(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 
 // buildConstantOfShape: a tensor of the shape given by the input, filled
 // with the value attribute (float32 0 by default).
-func buildConstantOfShape(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildConstantOfShape(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	fill := ntensor{data: []float32{0}}
 	if a, ok := nd.attrs["value"]; ok && a.t != nil {
 		tmp := &nativeNet{consts: map[string]ntensor{}}
@@ -607,7 +629,7 @@ func buildConstantOfShape(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, er
 
 // buildExpand: Expand, the input broadcast to (the numpy broadcast of it
 // with) a shape.
-func buildExpand(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildExpand(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		target, err := intsOf(in[1], "shape")
 		if err != nil {
@@ -673,7 +695,7 @@ func buildSplit(nd onnxNode, k int) (stepFunc, error) {
 }
 
 // buildRange: Range(start, limit, delta) of int64 or float32 scalars.
-func buildRange(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildRange(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	return func(n *nativeNet, in []ntensor) (ntensor, error) {
 		if len(in) != 3 || in[0].size() != 1 || in[1].size() != 1 || in[2].size() != 1 {
 			return ntensor{}, fmt.Errorf("want three scalar inputs")
@@ -718,7 +740,7 @@ func sign64(v int64) int64 {
 
 // buildPad: Pad in constant mode (pads from the second input, opset 11,
 // or the attribute; the value from the third input or 0).
-func buildPad(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
+func buildPad(nd onnxNode, _ *nativeNet) (stepFunc, error) {
 	if m := nd.attrs["mode"].s; m != "" && m != "constant" {
 		return nil, fmt.Errorf("mode %q: the native engine pads with a constant only", m)
 	}
@@ -733,16 +755,9 @@ func buildPad(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		if len(pads) != 2*r || (len(in) > 3 && in[3].size() > 0) {
 			return ntensor{}, fmt.Errorf("pads %v for rank %d (an axes input is not supported)", pads, r)
 		}
-		fill := float32(0)
-		if len(in) > 2 && in[2].size() > 0 {
-			if in[2].isInt != x.isInt {
-				return ntensor{}, fmt.Errorf("constant value of another type")
-			}
-			if x.isInt {
-				fill = float32(in[2].ints[0])
-			} else {
-				fill = in[2].data[0]
-			}
+		hasFill := len(in) > 2 && in[2].size() > 0
+		if hasFill && in[2].isInt != x.isInt {
+			return ntensor{}, fmt.Errorf("constant value of another type")
 		}
 		shape := make([]int, r)
 		for a := range r {
@@ -762,24 +777,20 @@ func buildPad(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) {
 		}
 		dst := strideIndex(x.shape, ost, base)
 		if x.isInt {
+			var fill int64
+			if hasFill {
+				fill = in[2].ints[0]
+			}
 			out := make([]int64, shapeSize(shape))
-			for i := range out {
-				out[i] = int64(fill)
-			}
-			for i, j := range dst {
-				out[j] = x.ints[i]
-			}
+			padInto(out, fill, x.ints, dst)
 			return ntensor{ints: out, isInt: true, shape: shape}, nil
 		}
+		var fill float32
+		if hasFill {
+			fill = in[2].data[0]
+		}
 		out := make([]float32, shapeSize(shape))
-		if fill != 0 {
-			for i := range out {
-				out[i] = fill
-			}
-		}
-		for i, j := range dst {
-			out[j] = x.data[i]
-		}
+		padInto(out, fill, x.data, dst)
 		return ntensor{data: out, shape: shape}, nil
 	}, nil
 }

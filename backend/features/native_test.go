@@ -242,9 +242,9 @@ func runOp(t *testing.T, op string, attrs map[string]onnxAttr, in ...ntensor) (n
 	if op == "Split" {
 		// The second output of a two-way split.
 		nd.outputs = []string{"y0", "y"}
-		build = func(_ *onnxGraph, nd onnxNode, _ *nativeNet) (stepFunc, error) { return buildSplit(nd, 1) }
+		build = func(nd onnxNode, _ *nativeNet) (stepFunc, error) { return buildSplit(nd, 1) }
 	}
-	run, err := build(nil, nd, n)
+	run, err := build(nd, n)
 	if err != nil {
 		return ntensor{}, err
 	}

@@ -56,11 +56,13 @@ type ONNXOptions struct {
 	// product, several times faster (see im2colBackend).
 	DirectConv bool
 	// Engine chooses what runs the model: "" or "auto" runs it with the
-	// native engine (nativeNet: convolutional networks as BLAS products)
-	// when the build uses OpenBLAS, the backend is the pure-Go one and
-	// every operator the selected node needs is one it runs, and with
-	// onnx-gomlx on the backend otherwise; "native" insists on the native
-	// engine (an error names the operator it lacks); "gomlx" never uses it.
+	// native engine (nativeNet: the graph interpreted in Go, products as
+	// BLAS calls) when the build uses OpenBLAS, the backend is the pure-Go
+	// one and every operator the selected node needs is one it runs, and
+	// with onnx-gomlx on the backend otherwise (falling back to the native
+	// engine, on pure-Go BLAS, when onnx-gomlx cannot build the graph);
+	// "native" insists on the native engine (an error names the operator it
+	// lacks); "gomlx" never uses it.
 	Engine string
 
 	// polyLogistic forces im2colBackend's polynomial logistic (tests).
@@ -70,13 +72,14 @@ type ONNXOptions struct {
 	nativeMaxValues int
 }
 
-// ONNX is an Extractor running an ONNX image model with onnx-gomlx on a
-// gomlx backend. The model must take one float32 N×3×H×W input with a
-// dynamic (or any) batch axis and static H and W.
+// ONNX is an Extractor running an ONNX image model on the native engine or
+// with onnx-gomlx on a gomlx backend (ONNXOptions.Engine). The model must take
+// one float32 N×3×H×W input with a dynamic (or any) batch axis and static H
+// and W.
 //
 // Extract resizes each image's shorter side to the model's input size and
 // centre-crops it (imageio.ResizeCenterCrop, torchvision's Resize + CenterCrop
-// with antialiased bicubic), normalises it (CLIP or ImageNet means/stds) and
+// with antialiased bicubic), normalises it (CLIP, ImageNet or Caffe) and
 // runs the model in batches; the chosen node's output is flattened or pooled
 // per ONNXOptions.Pool.
 //
@@ -93,7 +96,7 @@ type ONNX struct {
 	nativeBatch1               bool   // the model's input has a static batch of 1: the native engine runs one image at a time
 	nativeMaxBatch             int    // the most images per native run before a value (SAM's attention map) goes over its size limit
 	nativeWhy                  string // why "auto" did not choose the native engine
-	perImage                   int64  // activation bytes of one image (activationBytes of the batch-1 graph)
+	perImage                   int64  // activation bytes of one image (activationBytes of the batch-1 graph, or the native probe's)
 	batchFrom                  string
 	probing                    bool // set during NewONNX only: the graph builder measures perImage
 
@@ -145,6 +148,7 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	if opts.Open != nil {
 		spec = opts.Open.Spec
 	}
+	hash := hex.EncodeToString(sum[:])[:12]
 	var nativeWhy string
 	switch {
 	case opts.Engine == "gomlx":
@@ -156,7 +160,7 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 	case opts.Engine != "native" && !openblas.Enabled:
 		nativeWhy = "built without OpenBLAS"
 	default:
-		e, err := newNativeONNX(g, tensor, node, hex.EncodeToString(sum[:])[:12], opts)
+		e, err := newNativeONNX(g, tensor, node, hash, opts)
 		if err == nil {
 			return e, nil
 		}
@@ -165,7 +169,6 @@ func NewONNX(path, node string, opts ONNXOptions) (*ONNX, error) {
 		}
 		nativeWhy = err.Error()
 	}
-	hash := hex.EncodeToString(sum[:])[:12]
 	e, err := newGomlxONNX(path, data, tensor, node, hash, nativeWhy, opts)
 	if err != nil && opts.Engine != "gomlx" && strings.HasPrefix(spec, "go") && !openblas.Enabled {
 		// onnx-gomlx cannot run it (LRN, say): the native engine on pure-Go
