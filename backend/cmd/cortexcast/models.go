@@ -218,8 +218,8 @@ func deleteModel(w io.Writer, store, name string, yes bool) error {
 	if !yes {
 		return fmt.Errorf("models delete: would remove %s; add --yes to delete it", what)
 	}
-	// A neural model's training checkpoints (nnCheckpointDir) go with it.
-	ckpt := filepath.Join(store, ".checkpoints", name)
+	// A neural model's training checkpoints go with it.
+	ckpt := nnCheckpoints(store, name)
 	if _, err := os.Stat(ckpt); err == nil {
 		what += ", and its training checkpoints " + ckpt
 	}

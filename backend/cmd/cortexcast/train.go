@@ -698,10 +698,15 @@ func (o trainOptions) nnConfig() (nn.Config, error) {
 	return cfg, nil
 }
 
-// nnCheckpointDir is where the checkpoints of a neural model's hemisphere go: a hidden directory
-// of the store, which the store's listing skips.
+// nnCheckpoints is where the checkpoints of the neural model called name go: a hidden directory
+// of the store, which the store's listing skips; `models delete` removes it with the model.
+func nnCheckpoints(models, name string) string {
+	return filepath.Join(models, ".checkpoints", name)
+}
+
+// nnCheckpointDir is where the checkpoints of one hemisphere of the model in modelDir go.
 func nnCheckpointDir(models, modelDir, hemi string) string {
-	return filepath.Join(models, ".checkpoints", filepath.Base(modelDir), hemi)
+	return filepath.Join(nnCheckpoints(models, filepath.Base(modelDir)), hemi)
 }
 
 // trainNNSubject trains a neural model per hemisphere of sub on the training rows, validating on
